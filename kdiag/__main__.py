@@ -1,0 +1,5 @@
+"""`python3 -m kdiag`."""
+
+from kdiag.cli.main import run
+
+run()

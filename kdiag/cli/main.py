@@ -1,0 +1,94 @@
+"""kdiag's command line: the typer app, and the one place errors become exit codes.
+
+Commands are thin (parse options, build a request, call the domain, render, map to an exit
+code); each lives in its own module and registers itself on `app` in `build_app`.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+import typer
+
+from kdiag import __version__
+from kdiag.cli.env import Environment
+from kdiag.errors import KdiagError
+from kdiag.exitcodes import ExitCode
+
+HELP = (
+    "Connectivity diagnostics for live Kubernetes clusters: which path a pod pair's packets "
+    "should take, what a probe pod observed, and why the two differ."
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"kdiag {__version__}")
+        raise typer.Exit()
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="kdiag",
+        help=HELP,
+        no_args_is_help=True,
+        add_completion=False,  # completions are shipped in completions/ and by `kdiag completion`
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    @app.callback()
+    def root(
+        version: bool = typer.Option(
+            False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks and debug detail."),
+    ) -> None:
+        """Connectivity diagnostics for Kubernetes pods."""
+
+    from kdiag.cli import commands
+
+    commands.register(app)
+    return app
+
+
+def _wants_verbose(argv: Sequence[str]) -> bool:
+    # Known before parsing, so errors raised while parsing can honour it too.
+    args = list(argv)
+    if "--" in args:
+        args = args[: args.index("--")]
+    return "-v" in args or "--verbose" in args
+
+
+def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
+    """Run kdiag with `argv`; returns the exit code instead of exiting (tests call this)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    env = env or Environment()
+    env.verbose = _wants_verbose(args)
+    app = build_app()
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="kdiag", standalone_mode=False, obj=env)
+        return int(result) if isinstance(result, int) else ExitCode.OK
+    except KdiagError as exc:
+        if env.verbose:
+            traceback.print_exc(file=env.stderr)
+        env.err(f"error: {exc.one_line()}")
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show(file=env.stderr)
+        return ExitCode.USAGE
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        env.err("interrupted")
+        return 130
+
+
+def run() -> None:
+    """Console-script entry point (`kdiag`, `kubectl-kdiag`)."""
+    sys.exit(main())

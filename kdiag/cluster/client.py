@@ -1,0 +1,255 @@
+"""API access: kubeconfig like kubectl, raw JSON requests, paging, and errors a user can act on.
+
+`kubernetes` is imported lazily (inside functions) so that `kdiag --help` stays fast. Responses are
+read as raw JSON and handed to `kdiag.cluster.parse`; the client's model classes are never built
+(they are several times slower on large lists).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from kdiag.errors import CannotProbeError, ConfigError, NotFoundError, UsageError
+
+IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """What the user chose on the command line, as kubectl's global flags."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    all_namespaces: bool = False
+    request_timeout: float | None = None
+
+
+def kubeconfig_files(explicit: str | None) -> list[str]:
+    """--kubeconfig, else $KUBECONFIG (colon-separated), else ~/.kube/config; existing files only."""
+    if explicit:
+        if not Path(explicit).is_file():
+            raise ConfigError(f"kubeconfig file {explicit} does not exist", hint="check --kubeconfig")
+        return [explicit]
+    env = os.environ.get("KUBECONFIG", "")
+    candidates = [p for p in env.split(os.pathsep) if p] if env else [str(Path.home() / ".kube" / "config")]
+    return [p for p in candidates if Path(p).is_file()]
+
+
+class Cluster:
+    """A connection to one cluster: the API client plus the namespace kubectl would use."""
+
+    def __init__(self, options: ClusterOptions) -> None:
+        self.options = options
+        self._api, self.server, self.context_namespace = _connect(options)
+
+    @property
+    def namespace(self) -> str:
+        return self.options.namespace or self.context_namespace or "default"
+
+    # -- raw requests ---------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        what: str = "",
+        content_type: str = "application/json",
+        timeout: float | None = None,
+    ) -> Any:
+        """One API call; returns parsed JSON (or text for non-JSON bodies). `what` names the
+        verb and resource for error messages, e.g. "list pods in namespace default"."""
+        raw = self.request_raw(
+            method, path, query=query, body=body, what=what, content_type=content_type, timeout=timeout
+        )
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw.decode("utf-8", "replace")
+
+    def request_raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        what: str = "",
+        content_type: str = "application/json",
+        timeout: float | None = None,
+    ) -> bytes:
+        from kubernetes.client.exceptions import ApiException
+
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        timeout = timeout if timeout is not None else self.options.request_timeout
+        try:
+            response = self._api.call_api(
+                path,
+                method,
+                query_params=list((query or {}).items()),
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=timeout,
+            )
+        except ApiException as exc:
+            raise api_error(exc.status, exc.body, what=what or f"{method} {path}") from exc
+        except Exception as exc:  # urllib3 / ssl / socket errors: the server could not be reached
+            raise transport_error(exc, self.server) from exc
+        data: bytes = response[0].data if isinstance(response, tuple) else response.data
+        return data
+
+    def stream_lines(self, path: str, *, query: dict[str, str], what: str, timeout: float) -> Iterator[bytes]:
+        """A streaming GET (watch, follow logs), yielding lines as they arrive."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            response = self._api.call_api(
+                path,
+                "GET",
+                query_params=list(query.items()),
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=timeout,
+            )
+        except ApiException as exc:
+            raise api_error(exc.status, exc.body, what=what) from exc
+        except Exception as exc:
+            raise transport_error(exc, self.server) from exc
+        resp = response[0] if isinstance(response, tuple) else response
+        try:
+            buffer = b""
+            for chunk in resp.stream(4096, decode_content=True):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    yield line
+            if buffer:
+                yield buffer
+        except Exception as exc:
+            if "timed out" in str(exc).lower():
+                return
+            raise transport_error(exc, self.server) from exc
+        finally:
+            resp.release_conn()
+
+    def list_pages(self, path: str, *, query: dict[str, str] | None = None, what: str) -> Iterator[Any]:
+        """Every item of a list, fetched `PAGE_SIZE` at a time with limit/continue like kubectl."""
+        params = dict(query or {})
+        params["limit"] = str(PAGE_SIZE)
+        while True:
+            page = self.request("GET", path, query=params, what=what)
+            yield from page.get("items") or ()
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+            params["continue"] = token
+
+    def ensure_namespace(self, namespace: str) -> None:
+        """kubectl reports an empty list for a missing namespace; kdiag says it does not exist."""
+        try:
+            self.request("GET", f"/api/v1/namespaces/{quote(namespace)}", what=f"get namespace {namespace}")
+        except NotFoundError:
+            raise NotFoundError(
+                f'namespace "{namespace}" not found', hint="list namespaces with `kubectl get ns`"
+            ) from None
+
+
+def _connect(options: ClusterOptions) -> tuple[Any, str, str]:
+    """Build an ApiClient from kubeconfig (or in-cluster config); returns (client, server, namespace)."""
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    files = kubeconfig_files(options.kubeconfig)
+    configuration = client.Configuration()
+    namespace = ""
+    if not files:
+        if IN_CLUSTER_TOKEN.exists() and os.environ.get("KUBERNETES_SERVICE_HOST"):
+            config.load_incluster_config(client_configuration=configuration)
+            ns_file = IN_CLUSTER_TOKEN.parent / "namespace"
+            namespace = ns_file.read_text().strip() if ns_file.exists() else ""
+        else:
+            raise ConfigError(
+                "no kubeconfig found (looked at --kubeconfig, $KUBECONFIG and ~/.kube/config)",
+                hint="point --kubeconfig or KUBECONFIG at one; for the practice lab run `kdiag lab up`",
+            )
+    else:
+        config_file = os.pathsep.join(files)
+        try:
+            contexts, current = config.list_kube_config_contexts(config_file=config_file)
+        except ConfigException as exc:
+            raise ConfigError(f"invalid kubeconfig {config_file}: {exc}") from exc
+        names = [c["name"] for c in contexts]
+        chosen = options.context or (current or {}).get("name")
+        if options.context and options.context not in names:
+            raise ConfigError(
+                f'context "{options.context}" not found in kubeconfig',
+                hint=f"known contexts: {', '.join(names) or 'none'}",
+            )
+        if not chosen:
+            raise ConfigError("kubeconfig has no current context", hint="pass --context")
+        for ctx in contexts:
+            if ctx["name"] == chosen:
+                namespace = (ctx.get("context") or {}).get("namespace") or ""
+        try:
+            config.load_kube_config(
+                config_file=config_file,
+                context=chosen,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+        except ConfigException as exc:
+            raise ConfigError(f"cannot use context {chosen}: {exc}") from exc
+    # One attempt, no silent retries: an unreachable server should fail fast and say so.
+    configuration.retries = 0
+    return client.ApiClient(configuration), configuration.host, namespace
+
+
+def api_error(status: int, body: Any, *, what: str) -> Exception:
+    """Map an API error status to kdiag's error classes, keeping the server's own message."""
+    message = ""
+    try:
+        message = json.loads(body).get("message", "") if body else ""
+    except (ValueError, AttributeError):
+        message = str(body or "")[:200]
+    if status == 401:
+        return CannotProbeError(
+            f"unauthorized (401) to {what}: the server rejected the credentials",
+            hint="check the token or certificate of this kubeconfig context",
+        )
+    if status == 403:
+        return CannotProbeError(
+            f"forbidden (403): cannot {what}" + (f": {message}" if message else ""),
+            hint="ask for RBAC permission for this verb and resource",
+        )
+    if status == 404:
+        return NotFoundError(message or f"not found: {what}")
+    if status in (400, 422):
+        return UsageError(f"invalid request to {what}: {message}")
+    return CannotProbeError(f"API error {status} to {what}: {message}")
+
+
+def transport_error(exc: Exception, server: str) -> Exception:
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text or "SSLError" in text or "ssl" in type(exc).__name__.lower():
+        return CannotProbeError(
+            f"TLS handshake with the API server {server} failed",
+            hint="the server certificate does not match the kubeconfig's certificate-authority",
+        )
+    if "timed out" in text.lower() or "timeout" in type(exc).__name__.lower():
+        return CannotProbeError(f"the API server {server} did not answer in time", hint="--request-timeout")
+    return CannotProbeError(
+        f"cannot reach the API server {server}", hint="is the cluster up and the kubeconfig current?"
+    )

@@ -1,0 +1,48 @@
+"""Errors a user can cause. Each carries the exit code and one line that says what to do.
+
+Any layer may raise these; the CLI turns them into one line on stderr (a traceback only with -v).
+"""
+
+from __future__ import annotations
+
+from kdiag.exitcodes import ExitCode
+
+
+class KdiagError(Exception):
+    """Base of every error kdiag reports as a one-line message instead of a traceback."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class UsageError(KdiagError):
+    """Bad input: unknown name, ambiguous prefix, bad flag or selector."""
+
+    exit_code = ExitCode.USAGE
+
+
+class NotFoundError(UsageError):
+    """A named object (pod, namespace, context) does not exist."""
+
+
+class CannotProbeError(KdiagError):
+    """kdiag could not look: API unreachable, forbidden, Pod Security, timeout."""
+
+    exit_code = ExitCode.CANNOT_PROBE
+
+
+class ConfigError(UsageError):
+    """No or broken kubeconfig, unknown context."""
+
+
+class LabError(KdiagError):
+    """The practice lab could not be built, started or stopped."""
+
+    exit_code = ExitCode.CANNOT_PROBE

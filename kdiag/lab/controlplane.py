@@ -1,0 +1,256 @@
+"""The lab's control plane: a real etcd and kube-apiserver on 127.0.0.1, plus the lab controllers.
+
+`start` lays out certificates, tokens and flags, starts the daemons, waits for /readyz and writes
+the kubeconfig. Everything lives under one lab directory (see `LabPaths`).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from kdiag.errors import LabError
+from kdiag.lab import pki
+from kdiag.lab.binaries import LabBinaries
+from kdiag.lab.paths import LabPaths
+from kdiag.lab.processes import free_port, is_ours, spawn
+
+ADMIN_USER = "kdiag-admin"
+VIEWER_USER = "lab-viewer"
+ADMIN_CONTEXT = "kdiag-lab"
+VIEWER_CONTEXT = "kdiag-lab-viewer"
+SERVICE_CIDR = "10.96.0.0/16"
+READY_TIMEOUT = 90.0
+
+
+@dataclass(frozen=True)
+class Daemon:
+    """A process the lab started: `marker` identifies it in /proc/<pid>/cmdline."""
+
+    name: str
+    pid: int
+    marker: str
+
+    def running(self) -> bool:
+        return is_ours(self.pid, self.marker)
+
+
+def _make_pki(paths: LabPaths) -> None:
+    pki_dir = paths.pki
+    pki_dir.mkdir(parents=True, exist_ok=True)
+    pki.make_ca(paths.ca_cert, paths.ca_key)
+    pki.issue(
+        paths.ca_cert, paths.ca_key, pki_dir / "apiserver.crt", pki_dir / "apiserver.key",
+        common_name="kube-apiserver", server=True,
+    )
+    pki.issue(
+        paths.ca_cert, paths.ca_key, paths.kubelet_client_cert, paths.kubelet_client_key,
+        common_name="kube-apiserver-kubelet-client", organization="system:masters", client=True,
+    )
+    pki.make_signing_key(pki_dir / "sa.key", pki_dir / "sa.pub")
+
+
+def _write_tokens(paths: LabPaths) -> tuple[str, str]:
+    admin, viewer = secrets.token_hex(16), secrets.token_hex(16)
+    # Static token file format: token,user,uid,"group1,group2"
+    (paths.root / "tokens.csv").write_text(
+        f'{admin},{ADMIN_USER},{ADMIN_USER},"system:masters"\n{viewer},{VIEWER_USER},{VIEWER_USER}\n'
+    )
+    (paths.root / "tokens.csv").chmod(0o600)
+    paths.admin_token_file.write_text(admin)
+    paths.admin_token_file.chmod(0o600)
+    return admin, viewer
+
+
+def write_kubeconfig(paths: LabPaths, server: str, admin_token: str, viewer_token: str) -> None:
+    import base64
+
+    ca_data = base64.b64encode(paths.ca_cert.read_bytes()).decode()
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "kdiag-lab", "cluster": {"server": server, "certificate-authority-data": ca_data}}],
+        "users": [
+            {"name": ADMIN_USER, "user": {"token": admin_token}},
+            {"name": VIEWER_USER, "user": {"token": viewer_token}},
+        ],
+        "contexts": [
+            {"name": ADMIN_CONTEXT, "context": {"cluster": "kdiag-lab", "user": ADMIN_USER, "namespace": "default"}},
+            {"name": VIEWER_CONTEXT, "context": {"cluster": "kdiag-lab", "user": VIEWER_USER, "namespace": "default"}},
+        ],
+        "current-context": ADMIN_CONTEXT,
+        "preferences": {},
+    }
+    paths.kubeconfig.write_text(yaml.safe_dump(config, sort_keys=False))
+    paths.kubeconfig.chmod(0o600)
+
+
+def _etcd_argv(binaries: LabBinaries, paths: LabPaths, client_port: int, peer_port: int) -> list[str]:
+    client_url, peer_url = f"http://127.0.0.1:{client_port}", f"http://127.0.0.1:{peer_port}"
+    return [
+        str(binaries.etcd),
+        "--name=lab",
+        f"--data-dir={paths.etcd_data}",
+        f"--listen-client-urls={client_url}",
+        f"--advertise-client-urls={client_url}",
+        f"--listen-peer-urls={peer_url}",
+        f"--initial-advertise-peer-urls={peer_url}",
+        f"--initial-cluster=lab={peer_url}",
+        # A throwaway practice store: durability buys nothing and fsync makes bulk creates slow.
+        "--unsafe-no-fsync",
+        "--log-level=warn",
+    ]
+
+
+def _apiserver_argv(binaries: LabBinaries, paths: LabPaths, port: int, etcd_port: int) -> list[str]:
+    pki_dir = paths.pki
+    return [
+        str(binaries.kube_apiserver),
+        f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        f"--secure-port={port}",
+        f"--cert-dir={pki_dir / 'generated'}",
+        f"--tls-cert-file={pki_dir / 'apiserver.crt'}",
+        f"--tls-private-key-file={pki_dir / 'apiserver.key'}",
+        f"--client-ca-file={paths.ca_cert}",
+        f"--token-auth-file={paths.root / 'tokens.csv'}",
+        "--authorization-mode=Node,RBAC",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        f"--service-account-key-file={pki_dir / 'sa.pub'}",
+        f"--service-account-signing-key-file={pki_dir / 'sa.key'}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        f"--kubelet-client-certificate={paths.kubelet_client_cert}",
+        f"--kubelet-client-key={paths.kubelet_client_key}",
+        # Lab kubelets publish InternalDNS=127.0.0.1 so the apiserver reaches them on loopback,
+        # while InternalIP stays the node's lab underlay address as a real node shows it.
+        "--kubelet-preferred-address-types=InternalDNS,InternalIP,Hostname",
+        # Privileged pods are allowed cluster-wide as on kubeadm clusters; Pod Security decides.
+        "--allow-privileged=true",
+        # 127.0.0.1 is not a valid Endpoints address: skip the `kubernetes` service endpoints.
+        "--endpoint-reconciler-type=none",
+        "--profiling=false",
+    ]
+
+
+def start(
+    paths: LabPaths, binaries: LabBinaries, emit: Callable[[str], None]
+) -> tuple[str, list[Daemon]]:
+    """Start etcd, kube-apiserver and the lab controllers; returns (server URL, daemons)."""
+    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.logs.mkdir(exist_ok=True)
+    _make_pki(paths)
+    admin_token, viewer_token = _write_tokens(paths)
+    etcd_port, etcd_peer, api_port = free_port(), free_port(), free_port()
+    daemons: list[Daemon] = []
+    emit(f"starting etcd on 127.0.0.1:{etcd_port}")
+    pid = spawn(_etcd_argv(binaries, paths, etcd_port, etcd_peer), paths.logs / "etcd.log")
+    daemons.append(Daemon("etcd", pid, str(binaries.etcd)))
+    emit(f"starting kube-apiserver on 127.0.0.1:{api_port}")
+    pid = spawn(_apiserver_argv(binaries, paths, api_port, etcd_port), paths.logs / "kube-apiserver.log")
+    daemons.append(Daemon("kube-apiserver", pid, str(binaries.kube_apiserver)))
+    server = f"https://127.0.0.1:{api_port}"
+    try:
+        wait_ready(server, paths, admin_token, daemons)
+    except LabError:
+        raise LabError(
+            f"kube-apiserver did not become ready within {READY_TIMEOUT:.0f}s",
+            hint=f"see {paths.logs / 'kube-apiserver.log'} and {paths.logs / 'etcd.log'}",
+        ) from None
+    write_kubeconfig(paths, server, admin_token, viewer_token)
+    emit("starting lab controllers (default ServiceAccounts, kube-root-ca.crt, namespace finalizing)")
+    pid = spawn(
+        [sys.executable, "-m", "kdiag.lab.controllers", "--dir", str(paths.root)],
+        paths.logs / "controllers.log",
+    )
+    daemons.append(Daemon("controllers", pid, "kdiag.lab.controllers"))
+    return server, daemons
+
+
+def wait_ready(server: str, paths: LabPaths, token: str, daemons: list[Daemon]) -> None:
+    """Poll /readyz (the apiserver offers no way to be told) until ok or a daemon dies."""
+    context = ssl.create_default_context(cafile=str(paths.ca_cert))
+    request = urllib.request.Request(f"{server}/readyz", headers={"Authorization": f"Bearer {token}"})
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        for daemon in daemons:
+            if not daemon.running():
+                raise LabError(f"{daemon.name} exited during start-up")
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise LabError("timeout")
+
+
+def api_call(server: str, paths: LabPaths, method: str, path: str, body: object | None = None) -> object:
+    """A small admin API call over HTTPS with the lab CA (no kubernetes client needed here)."""
+    context = ssl.create_default_context(cafile=str(paths.ca_cert))
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        f"{server}{path}",
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {read_token(paths)}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, context=context, timeout=10) as response:
+        return json.loads(response.read() or b"null")
+
+
+def bootstrap_objects(server: str, paths: LabPaths) -> None:
+    """Cluster objects the lab needs once: the viewer's binding to the built-in `view` role."""
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "kdiag-lab-viewer", "labels": {"app.kubernetes.io/part-of": "kdiag-lab"}},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": VIEWER_USER}],
+    }
+    try:
+        api_call(server, paths, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", binding)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 409:  # already bound (a restarted lab reusing its etcd) is fine
+            raise LabError(f"could not bind {VIEWER_USER} to the view role: HTTP {exc.code}") from exc
+
+
+def aggregate_cluster_roles(server: str, paths: LabPaths) -> None:
+    """Fill aggregated ClusterRoles (view, edit, admin) as the controller-manager's
+    clusterrole-aggregation controller does: the union of the rules of every ClusterRole whose
+    labels match the aggregation selectors. Done once at `up`; the lab adds no roles later."""
+    base = "/apis/rbac.authorization.k8s.io/v1/clusterroles"
+    roles = api_call(server, paths, "GET", base)
+    assert isinstance(roles, dict)
+    items = roles["items"]
+    for role in items:
+        selectors = (role.get("aggregationRule") or {}).get("clusterRoleSelectors") or []
+        if not selectors:
+            continue
+        rules: list[object] = []
+        for other in items:
+            labels = other["metadata"].get("labels") or {}
+            if other is role:
+                continue
+            for selector in selectors:
+                wanted = selector.get("matchLabels") or {}
+                if wanted and all(labels.get(k) == v for k, v in wanted.items()):
+                    rules += [r for r in other.get("rules") or [] if r not in rules]
+                    break
+        role["rules"] = rules
+        api_call(server, paths, "PUT", f"{base}/{role['metadata']['name']}", role)
+
+
+def read_token(paths: LabPaths) -> str:
+    return Path(paths.admin_token_file).read_text().strip()

@@ -1,0 +1,122 @@
+"""`kdiag lab up | down | status`: bring the practice cluster up, report on it, take it down.
+
+`up` records every pid it starts in DIR/state.json; `down` stops exactly those (checking each
+pid still runs the recorded program) and removes what `up` created.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from kdiag.errors import LabError
+from kdiag.lab import binaries as lab_binaries
+from kdiag.lab import controlplane
+from kdiag.lab.controlplane import Daemon
+from kdiag.lab.paths import LabPaths
+from kdiag.lab.processes import stop
+
+Emit = Callable[[str], None]
+
+
+@dataclass
+class LabState:
+    server: str = ""
+    datapath: str = ""
+    workers: int = 0
+    kubernetes_version: str = lab_binaries.KUBERNETES_VERSION
+    daemons: list[Daemon] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, paths: LabPaths) -> LabState | None:
+        try:
+            raw: dict[str, Any] = json.loads(paths.state_file.read_text())
+        except (OSError, ValueError):
+            return None
+        daemons = [Daemon(**d) for d in raw.pop("daemons", [])]
+        return cls(daemons=daemons, **raw)
+
+    def save(self, paths: LabPaths) -> None:
+        paths.state_file.write_text(json.dumps(asdict(self), indent=2))
+
+    def running(self) -> list[Daemon]:
+        return [d for d in self.daemons if d.running()]
+
+
+def up(paths: LabPaths, *, datapath: str, workers: int, emit: Emit, dataplane: bool = True) -> LabState:
+    """Start the lab unless it already runs. Returns its state."""
+    require_not_in_use(paths)
+    existing = LabState.load(paths)
+    if existing and existing.running():
+        emit(f"lab already up in {paths.root} (server {existing.server}); `kdiag lab down` first to rebuild")
+        return existing
+    if existing:
+        emit("found a stale lab (its processes are gone): cleaning it up first")
+        down(paths, emit=emit)
+    bins = lab_binaries.resolve(build=True, emit=emit)
+    state = LabState(datapath=datapath if dataplane else "", workers=workers if dataplane else 0)
+    try:
+        state.server, state.daemons = controlplane.start(paths, bins, emit)
+        state.save(paths)  # saved early: a failure below must still let `down` find the daemons
+        controlplane.bootstrap_objects(state.server, paths)
+        controlplane.aggregate_cluster_roles(state.server, paths)
+        if dataplane:
+            from kdiag.lab import dataplane as lab_dataplane
+
+            pids = lab_dataplane.start(paths, datapath, workers, emit)
+            state.daemons += [Daemon("dataplane", pid, "kdiag.lab") for pid in pids]
+        state.save(paths)
+    except BaseException:
+        # Half a lab is worse than none: stop whatever did start, then report.
+        state.save(paths)
+        down(paths, emit=lambda _m: None)
+        raise
+    return state
+
+
+def down(paths: LabPaths, *, emit: Emit) -> bool:
+    """Stop what `up` started and remove the lab directory. False when there was nothing."""
+    state = LabState.load(paths)
+    if state is None:
+        if paths.root.exists() and (paths.root / "tokens.csv").exists():
+            shutil.rmtree(paths.root, ignore_errors=True)
+        return False
+    if state.datapath:
+        try:
+            from kdiag.lab import dataplane as lab_dataplane
+
+            lab_dataplane.stop(paths, emit)
+        except ImportError:
+            pass
+    # Reverse start order: the kubelet and controllers before the apiserver, etcd last.
+    for daemon in reversed(state.daemons):
+        if stop(daemon.pid, daemon.marker):
+            emit(f"stopped {daemon.name} (pid {daemon.pid})")
+    shutil.rmtree(paths.root, ignore_errors=True)
+    return True
+
+
+def status(paths: LabPaths) -> dict[str, Any]:
+    state = LabState.load(paths)
+    if state is None:
+        return {"up": False, "dir": str(paths.root)}
+    return {
+        "up": bool(state.running()) and len(state.running()) == len(state.daemons),
+        "dir": str(paths.root),
+        "server": state.server,
+        "kubeconfig": str(paths.kubeconfig),
+        "kubernetesVersion": state.kubernetes_version,
+        "datapath": state.datapath,
+        "workers": state.workers,
+        "daemons": [
+            {"name": d.name, "pid": d.pid, "running": d.running()} for d in state.daemons
+        ],
+    }
+
+
+def require_not_in_use(paths: LabPaths) -> None:
+    if paths.root.exists() and not (paths.root / "tokens.csv").exists() and any(paths.root.iterdir()):
+        raise LabError(f"{paths.root} exists and is not a lab directory", hint="choose another --dir")
