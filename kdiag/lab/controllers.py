@@ -17,51 +17,40 @@ is deliberately absent: the lab has no scheduler either, and kdiag does not need
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from kdiag.cluster.client import Cluster, ClusterOptions
+from kdiag.errors import KdiagError
 from kdiag.lab.paths import LabPaths
 
 log = logging.getLogger("kdiag.lab.controllers")
 FORCE_DELETE_AFTER = 30.0
 
 
-def _api(paths: LabPaths) -> Any:
-    from kubernetes import client, config
-
-    configuration = client.Configuration()
-    config.load_kube_config(config_file=str(paths.kubeconfig), context="kdiag-lab",
-                            client_configuration=configuration, persist_config=False)
-    return client.ApiClient(configuration)
-
-
 class NamespaceController:
     def __init__(self, paths: LabPaths) -> None:
-        from kubernetes import client
-
-        self.api_client = _api(paths)
-        self.core = client.CoreV1Api(self.api_client)
+        self.api = Cluster(ClusterOptions(kubeconfig=str(paths.kubeconfig), context="kdiag-lab"))
         self.ca = paths.ca_cert.read_text()
         self.finalizing: set[str] = set()
 
     def ensure_defaults(self, namespace: str) -> None:
-        from kubernetes.client.exceptions import ApiException
-
-        sa = {"metadata": {"name": "default"}}
-        cm = {"metadata": {"name": "kube-root-ca.crt"}, "data": {"ca.crt": self.ca}}
-        for create in (
-            lambda: self.core.create_namespaced_service_account(namespace, sa),
-            lambda: self.core.create_namespaced_config_map(namespace, cm),
-        ):
+        objects = (
+            ("serviceaccounts", {"metadata": {"name": "default"}}),
+            ("configmaps", {"metadata": {"name": "kube-root-ca.crt"}, "data": {"ca.crt": self.ca}}),
+        )
+        for resource, body in objects:
             try:
-                create()
-            except ApiException as exc:
-                # 409: exists already; 403: the namespace is terminating.
-                if exc.status not in (409, 403):
-                    log.warning("namespace %s: %s", namespace, exc.reason)
+                self.api.request("POST", f"/api/v1/namespaces/{namespace}/{resource}", body=body,
+                                 what=f"create {resource} in {namespace}")
+            except KdiagError as exc:
+                # Exists already (409), or the namespace is terminating (403): both fine.
+                if "already exists" not in exc.message and "terminat" not in exc.message:
+                    log.warning("namespace %s: %s", namespace, exc.message)
 
     def finalize(self, namespace: str) -> None:
         if namespace in self.finalizing:
@@ -72,14 +61,12 @@ class NamespaceController:
     def _namespaced_collections(self) -> list[str]:
         """API paths of every namespaced resource type that supports deletecollection."""
         paths = []
-        groups = self.api_client.call_api("/apis", "GET", response_type="object", auth_settings=["BearerToken"])[0]
+        groups = self.api.request("GET", "/apis", what="discover API groups")
         versions = ["/api/v1"] + [
             f"/apis/{g['preferredVersion']['groupVersion']}" for g in groups.get("groups", [])
         ]
         for version in versions:
-            resources = self.api_client.call_api(
-                version, "GET", response_type="object", auth_settings=["BearerToken"]
-            )[0]
+            resources = self.api.request("GET", version, what=f"discover {version}")
             for resource in resources.get("resources", []):
                 verbs = resource.get("verbs", [])
                 if resource.get("namespaced") and "/" not in resource["name"] and "deletecollection" in verbs:
@@ -87,58 +74,56 @@ class NamespaceController:
         return paths
 
     def _finalize(self, namespace: str) -> None:
-        from kubernetes.client.exceptions import ApiException
-
         try:
             for template in self._namespaced_collections():
                 path = template.format(ns=namespace)
                 if path.endswith("/pods"):
                     continue  # pods go through graceful deletion below
                 try:
-                    self.api_client.call_api(path, "DELETE", auth_settings=["BearerToken"])
-                except ApiException as exc:
-                    if exc.status not in (404, 405):
-                        log.warning("deletecollection %s: %s", path, exc.reason)
+                    self.api.request("DELETE", path, what=f"delete {path}")
+                except KdiagError as exc:
+                    log.info("deletecollection %s: %s", path, exc.message)
             self._delete_pods(namespace)
-            self.core.replace_namespace_finalize(
-                namespace, {"metadata": {"name": namespace}, "spec": {"finalizers": []}}
+            self.api.request(
+                "PUT", f"/api/v1/namespaces/{namespace}/finalize",
+                body={"metadata": {"name": namespace}, "spec": {"finalizers": []}},
+                what=f"finalize namespace {namespace}",
             )
             log.info("namespace %s finalized", namespace)
-        except ApiException as exc:
-            if exc.status != 404:
-                log.warning("finalizing %s failed: %s", namespace, exc.reason)
+        except KdiagError as exc:
+            log.warning("finalizing %s: %s", namespace, exc.message)
         finally:
             self.finalizing.discard(namespace)
 
     def _delete_pods(self, namespace: str) -> None:
-        self.core.delete_collection_namespaced_pod(namespace)
+        pods = f"/api/v1/namespaces/{namespace}/pods"
+        self.api.request("DELETE", pods, what="delete pods")
         deadline = time.monotonic() + FORCE_DELETE_AFTER
-        while self.core.list_namespaced_pod(namespace, limit=1).items:
+        while self.api.request("GET", pods, query={"limit": "1"}, what="list pods").get("items"):
             if time.monotonic() > deadline:
                 # No kubelet finished these (their node is gone): do what node lifecycle would.
-                self.core.delete_collection_namespaced_pod(namespace, grace_period_seconds=0)
+                self.api.request("DELETE", pods, query={"gracePeriodSeconds": "0"}, what="delete pods")
             time.sleep(0.2)
 
     def run(self) -> None:
-        from kubernetes import watch
-
         while True:
-            listing = self.core.list_namespace()
-            for ns in listing.items:
+            listing = self.api.request("GET", "/api/v1/namespaces", what="list namespaces")
+            for ns in listing.get("items", []):
                 self.handle(ns)
-            stream = watch.Watch().stream(
-                self.core.list_namespace, resource_version=listing.metadata.resource_version,
-                timeout_seconds=300,
-            )
+            query = {"watch": "1", "resourceVersion": listing["metadata"]["resourceVersion"],
+                     "timeoutSeconds": "300", "allowWatchBookmarks": "false"}
             try:
-                for event in stream:
-                    self.handle(event["object"])
-            except Exception as exc:  # a dropped watch or expired resourceVersion: relist
-                log.info("namespace watch restarted: %s", exc)
+                for line in self.api.stream_lines("/api/v1/namespaces", query=query,
+                                                  what="watch namespaces", timeout=330):
+                    event = json.loads(line)
+                    if event.get("type") in ("ADDED", "MODIFIED"):
+                        self.handle(event["object"])
+            except KdiagError as exc:  # a dropped watch or expired resourceVersion: relist
+                log.info("namespace watch restarted: %s", exc.message)
 
-    def handle(self, ns: Any) -> None:
-        name = ns.metadata.name
-        if ns.metadata.deletion_timestamp is not None:
+    def handle(self, ns: dict[str, Any]) -> None:
+        name = ns["metadata"]["name"]
+        if ns["metadata"].get("deletionTimestamp"):
             self.finalize(name)
         else:
             self.ensure_defaults(name)

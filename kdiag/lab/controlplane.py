@@ -79,14 +79,18 @@ def write_kubeconfig(paths: LabPaths, server: str, admin_token: str, viewer_toke
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "kdiag-lab", "cluster": {"server": server, "certificate-authority-data": ca_data}}],
+        "clusters": [
+            {"name": "kdiag-lab", "cluster": {"server": server, "certificate-authority-data": ca_data}}
+        ],
         "users": [
             {"name": ADMIN_USER, "user": {"token": admin_token}},
             {"name": VIEWER_USER, "user": {"token": viewer_token}},
         ],
         "contexts": [
-            {"name": ADMIN_CONTEXT, "context": {"cluster": "kdiag-lab", "user": ADMIN_USER, "namespace": "default"}},
-            {"name": VIEWER_CONTEXT, "context": {"cluster": "kdiag-lab", "user": VIEWER_USER, "namespace": "default"}},
+            {"name": ADMIN_CONTEXT,
+             "context": {"cluster": "kdiag-lab", "user": ADMIN_USER, "namespace": "default"}},
+            {"name": VIEWER_CONTEXT,
+             "context": {"cluster": "kdiag-lab", "user": VIEWER_USER, "namespace": "default"}},
         ],
         "current-context": ADMIN_CONTEXT,
         "preferences": {},
@@ -144,15 +148,15 @@ def _apiserver_argv(binaries: LabBinaries, paths: LabPaths, port: int, etcd_port
 
 
 def start(
-    paths: LabPaths, binaries: LabBinaries, emit: Callable[[str], None]
-) -> tuple[str, list[Daemon]]:
-    """Start etcd, kube-apiserver and the lab controllers; returns (server URL, daemons)."""
+    paths: LabPaths, binaries: LabBinaries, emit: Callable[[str], None], daemons: list[Daemon]
+) -> str:
+    """Start etcd, kube-apiserver and the lab controllers; returns the server URL. Each daemon is
+    appended to `daemons` as soon as it runs, so a failure part-way still knows what to stop."""
     paths.root.mkdir(parents=True, exist_ok=True)
     paths.logs.mkdir(exist_ok=True)
     _make_pki(paths)
     admin_token, viewer_token = _write_tokens(paths)
     etcd_port, etcd_peer, api_port = free_port(), free_port(), free_port()
-    daemons: list[Daemon] = []
     emit(f"starting etcd on 127.0.0.1:{etcd_port}")
     pid = spawn(_etcd_argv(binaries, paths, etcd_port, etcd_peer), paths.logs / "etcd.log")
     daemons.append(Daemon("etcd", pid, str(binaries.etcd)))
@@ -162,9 +166,9 @@ def start(
     server = f"https://127.0.0.1:{api_port}"
     try:
         wait_ready(server, paths, admin_token, daemons)
-    except LabError:
+    except LabError as exc:
         raise LabError(
-            f"kube-apiserver did not become ready within {READY_TIMEOUT:.0f}s",
+            f"kube-apiserver did not become ready: {exc.message}",
             hint=f"see {paths.logs / 'kube-apiserver.log'} and {paths.logs / 'etcd.log'}",
         ) from None
     write_kubeconfig(paths, server, admin_token, viewer_token)
@@ -174,7 +178,7 @@ def start(
         paths.logs / "controllers.log",
     )
     daemons.append(Daemon("controllers", pid, "kdiag.lab.controllers"))
-    return server, daemons
+    return server
 
 
 def wait_ready(server: str, paths: LabPaths, token: str, daemons: list[Daemon]) -> None:
@@ -193,7 +197,7 @@ def wait_ready(server: str, paths: LabPaths, token: str, daemons: list[Daemon]) 
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.2)
-    raise LabError("timeout")
+    raise LabError(f"no ok from /readyz within {READY_TIMEOUT:.0f}s")
 
 
 def api_call(server: str, paths: LabPaths, method: str, path: str, body: object | None = None) -> object:

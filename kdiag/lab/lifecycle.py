@@ -59,7 +59,7 @@ def up(paths: LabPaths, *, datapath: str, workers: int, emit: Emit, dataplane: b
     bins = lab_binaries.resolve(build=True, emit=emit)
     state = LabState(datapath=datapath if dataplane else "", workers=workers if dataplane else 0)
     try:
-        state.server, state.daemons = controlplane.start(paths, bins, emit)
+        state.server = controlplane.start(paths, bins, emit, state.daemons)
         state.save(paths)  # saved early: a failure below must still let `down` find the daemons
         controlplane.bootstrap_objects(state.server, paths)
         controlplane.aggregate_cluster_roles(state.server, paths)
@@ -70,9 +70,10 @@ def up(paths: LabPaths, *, datapath: str, workers: int, emit: Emit, dataplane: b
             state.daemons += [Daemon("dataplane", pid, "kdiag.lab") for pid in pids]
         state.save(paths)
     except BaseException:
-        # Half a lab is worse than none: stop whatever did start, then report.
+        # Half a lab is worse than none: stop whatever did start, then report. The logs stay
+        # (the error names them); the next `up` or `down` clears the directory.
         state.save(paths)
-        down(paths, emit=lambda _m: None)
+        _stop_daemons(paths, state, emit=lambda _m: None)
         raise
     return state
 
@@ -84,19 +85,20 @@ def down(paths: LabPaths, *, emit: Emit) -> bool:
         if paths.root.exists() and (paths.root / "tokens.csv").exists():
             shutil.rmtree(paths.root, ignore_errors=True)
         return False
-    if state.datapath:
-        try:
-            from kdiag.lab import dataplane as lab_dataplane
+    _stop_daemons(paths, state, emit)
+    shutil.rmtree(paths.root, ignore_errors=True)
+    return True
 
-            lab_dataplane.stop(paths, emit)
-        except ImportError:
-            pass
+
+def _stop_daemons(paths: LabPaths, state: LabState, emit: Emit) -> None:
+    if state.datapath:
+        from kdiag.lab import dataplane as lab_dataplane
+
+        lab_dataplane.stop(paths, emit)
     # Reverse start order: the kubelet and controllers before the apiserver, etcd last.
     for daemon in reversed(state.daemons):
         if stop(daemon.pid, daemon.marker):
             emit(f"stopped {daemon.name} (pid {daemon.pid})")
-    shutil.rmtree(paths.root, ignore_errors=True)
-    return True
 
 
 def status(paths: LabPaths) -> dict[str, Any]:

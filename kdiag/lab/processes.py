@@ -6,6 +6,7 @@ names the program recorded for it, so a recycled pid is never hit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -35,6 +36,11 @@ def spawn(argv: Sequence[str], log_file: Path, *, env: dict[str, str] | None = N
             start_new_session=True,
             env=env,
         )
+    # Popen returns while the kernel may still be finishing the exec: /proc/<pid>/cmdline reads
+    # empty for a moment, and `is_ours` would call the new daemon dead. Wait for it to settle.
+    deadline = time.monotonic() + 2.0
+    while not cmdline(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.001)
     return proc.pid
 
 
@@ -53,10 +59,8 @@ def is_ours(pid: int, marker: str) -> bool:
 
 def _reap(pid: int) -> None:
     # Daemons spawned by this very process (tests) would linger as zombies without a wait.
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def stop(pid: int, marker: str, *, grace: float = 10.0) -> bool:
