@@ -1,0 +1,95 @@
+"""What the cluster holds, as kdiag's own frozen dataclasses: pods, nodes, namespaces.
+
+Lists are paged like kubectl's (limit/continue) and parsed page by page from raw JSON, so a
+10,000-pod cluster never sits in memory as dicts all at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from kdiag.cluster.client import Cluster
+from kdiag.cluster.parse import parse_node, parse_nodes, parse_pod, parse_pods
+from kdiag.errors import NotFoundError, UsageError
+from kdiag.model.objects import NodeInfo, PodInfo
+
+
+@dataclass(frozen=True)
+class PodQuery:
+    namespace: str | None  # None: all namespaces
+    label_selector: str = ""
+    field_selector: str = ""
+
+
+def _pods_path(namespace: str | None) -> str:
+    return f"/api/v1/namespaces/{quote(namespace)}/pods" if namespace else "/api/v1/pods"
+
+
+def _query(query: PodQuery) -> dict[str, str]:
+    params = {}
+    if query.label_selector:
+        params["labelSelector"] = query.label_selector
+    if query.field_selector:
+        params["fieldSelector"] = query.field_selector
+    return params
+
+
+def _what(query: PodQuery) -> str:
+    where = f"in namespace {query.namespace}" if query.namespace else "in all namespaces"
+    return f"list pods {where}"
+
+
+def list_pods(cluster: Cluster, query: PodQuery) -> list[PodInfo]:
+    """Pods matching the query, in the API's order (namespace, then name), as kubectl prints."""
+    if query.namespace:
+        cluster.ensure_namespace(query.namespace)
+    return parse_pods(cluster.list_pages(_pods_path(query.namespace), query=_query(query), what=_what(query)))
+
+
+def list_nodes(cluster: Cluster) -> list[NodeInfo]:
+    return parse_nodes(cluster.list_pages("/api/v1/nodes", what="list nodes"))
+
+
+def get_node(cluster: Cluster, name: str) -> NodeInfo:
+    return parse_node(cluster.request("GET", f"/api/v1/nodes/{quote(name)}", what=f"get node {name}"))
+
+
+def get_pod(cluster: Cluster, namespace: str, name: str) -> PodInfo:
+    return parse_pod(
+        cluster.request("GET", f"{_pods_path(namespace)}/{quote(name)}", what=f"get pod {namespace}/{name}")
+    )
+
+
+def find_pod(cluster: Cluster, reference: str, default_namespace: str) -> PodInfo:
+    """Resolve `name`, `ns/name` or a unique name prefix to one pod.
+
+    No match and an ambiguous prefix are user errors that list the candidates.
+    """
+    namespace, _, name = reference.rpartition("/")
+    namespace = namespace or default_namespace
+    if not name:
+        raise UsageError(f"empty pod name in {reference!r}", hint="use NAME or NAMESPACE/NAME")
+    try:
+        return get_pod(cluster, namespace, name)
+    except NotFoundError:
+        pass
+    cluster.ensure_namespace(namespace)
+    pods = list_pods(cluster, PodQuery(namespace))
+    matches = [p for p in pods if p.name.startswith(name)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        known = ", ".join(p.name for p in pods[:8]) + (" ..." if len(pods) > 8 else "")
+        raise NotFoundError(
+            f'pod "{name}" not found in namespace "{namespace}"',
+            hint=f"pods there: {known}" if pods else "that namespace has no pods",
+        )
+    names = ", ".join(p.name for p in matches[:8]) + (" ..." if len(matches) > 8 else "")
+    raise UsageError(f'"{name}" matches {len(matches)} pods in namespace "{namespace}": {names}',
+                     hint="give more of the name")
+
+
+def list_names(cluster: Cluster, path: str) -> list[str]:
+    """Names of any list (for shell completion); metadata only."""
+    return [item["metadata"]["name"] for item in cluster.list_pages(path, what=f"list {path}")]

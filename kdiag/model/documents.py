@@ -1,0 +1,156 @@
+"""kdiag's machine-readable output as plain dicts, ready for json.dumps / yaml.safe_dump.
+
+Every document carries `apiVersion: kdiag/v1` and a `kind`. Field names are camelCase like the
+Kubernetes API's and are documented in docs/schema/*.schema.json, which the tests validate against;
+within v1 fields are only ever added. Absent scalar values are null, absent lists are [].
+Nothing here depends on the clock, so the same cluster state always gives the same document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from kdiag.model.objects import NodeInfo, PodInfo
+from kdiag.model.pairs import Classification, PairSummary, PodPair, outside_pod_cidr
+from kdiag.model.podstatus import node_status, readiness_gates_text, summarize_pod
+
+API_VERSION = "kdiag/v1"
+Document = dict[str, Any]
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """RFC 3339 in UTC with second precision, as the Kubernetes API writes metav1.Time."""
+    if value is None:
+        return None
+    if value.tzinfo is not timezone.utc:
+        value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _list(kind: str, items: list[Document]) -> Document:
+    return {"apiVersion": API_VERSION, "kind": kind, "items": items}
+
+
+def pod_document(pod: PodInfo, node: NodeInfo | None) -> Document:
+    """One PodList item; `node` is the pod's node when known (for nodeIP, podCIDRs, outsidePodCIDR)."""
+    summary = summarize_pod(pod)
+    pod_ips = list(pod.pod_ips or ((pod.pod_ip,) if pod.pod_ip else ()))
+    node_ip = (node.internal_ip if node else "") or pod.host_ip
+    return {
+        "namespace": pod.namespace,
+        "name": pod.name,
+        "uid": pod.uid or None,
+        "node": pod.node_name or None,
+        "phase": pod.phase or None,
+        "status": summary.status,
+        "ready": summary.ready,
+        "restarts": summary.restarts,
+        "lastRestartTime": timestamp(summary.last_restart),
+        "podIP": pod_ips[0] if pod_ips else None,
+        "podIPs": pod_ips,
+        "hostIP": pod.host_ip or None,
+        "hostNetwork": pod.host_network,
+        "nodeIP": node_ip or None,
+        "podCIDRs": list(node.pod_cidrs) if node else [],
+        "outsidePodCIDR": outside_pod_cidr(pod, node),
+        "ports": [
+            {"container": p.container, "port": p.port, "protocol": p.protocol, "name": p.name or None}
+            for p in pod.ports
+        ],
+        "nominatedNode": pod.nominated_node_name or None,
+        "readinessGates": readiness_gates_text(pod) if pod.readiness_gates else None,
+        "creationTimestamp": timestamp(pod.created),
+        "deletionTimestamp": timestamp(pod.deleted),
+        "labels": dict(pod.labels),
+    }
+
+
+def pod_list_document(pods: Iterable[PodInfo], nodes: Mapping[str, NodeInfo]) -> Document:
+    """`kdiag pods -o json`: `nodes` maps node name to NodeInfo (pods on unknown nodes still appear)."""
+    return _list("PodList", [pod_document(pod, nodes.get(pod.node_name)) for pod in pods])
+
+
+def node_document(node: NodeInfo, pod_count: int) -> Document:
+    return {
+        "name": node.name,
+        "status": node_status(node),
+        "ready": node.ready or None,
+        "unschedulable": node.unschedulable,
+        "roles": list(node.roles),
+        "internalIP": node.internal_ip or None,
+        "internalIPs": list(node.internal_ips),
+        "externalIPs": list(node.external_ips),
+        "podCIDRs": list(node.pod_cidrs),
+        "pods": pod_count,
+        "kubeletVersion": node.kubelet_version or None,
+        "creationTimestamp": timestamp(node.created),
+        "labels": dict(node.labels),
+    }
+
+
+def node_list_document(nodes: Iterable[NodeInfo], pod_counts: Mapping[str, int]) -> Document:
+    """`kdiag nodes -o json`; `pod_counts` comes from `kdiag.model.pairs.pods_per_node`."""
+    return _list("NodeList", [node_document(node, pod_counts.get(node.name, 0)) for node in nodes])
+
+
+def _pair_end(pod: PodInfo) -> Document:
+    return {
+        "namespace": pod.namespace,
+        "name": pod.name,
+        "node": pod.node_name,
+        "podIP": pod.pod_ips[0] if pod.pod_ips else pod.pod_ip,
+        "hostNetwork": pod.host_network,
+    }
+
+
+def _summary(summary: PairSummary) -> Document:
+    return {
+        "pods": summary.pods,
+        "pairs": summary.pairs,
+        "sameNode": summary.same_node,
+        "crossNode": summary.cross_node,
+        "hostNetwork": summary.host_network,
+        "hostNetworkSameNode": summary.host_network_same_node,
+        "hostNetworkCrossNode": summary.host_network_cross_node,
+        "leftOut": {reason.value: count for reason, count in sorted(summary.left_out.items())},
+        "nodes": [
+            {"name": name, "pods": counts.pod_network, "hostNetworkPods": counts.host_network}
+            for name, counts in zip(summary.nodes, summary.per_node, strict=True)
+        ],
+        "matrix": [list(row) for row in summary.matrix],
+    }
+
+
+def pair_list_document(
+    classification: Classification,
+    summary: PairSummary,
+    pairs: Iterable[PodPair] | None = None,
+) -> Document:
+    """`kdiag pairs -o json`: the summary and left-out pods always; `items` only when pairs are listed."""
+    document: Document = {
+        "apiVersion": API_VERSION,
+        "kind": "PairList",
+        "summary": _summary(summary),
+        "leftOut": [
+            {
+                "namespace": item.pod.namespace,
+                "name": item.pod.name,
+                "node": item.pod.node_name or None,
+                "reason": item.reason.value,
+            }
+            for item in classification.left_out
+        ],
+    }
+    if pairs is not None:
+        document["items"] = [
+            {
+                "kind": pair.kind.value,
+                "sameNode": pair.same_node,
+                "a": _pair_end(pair.a),
+                "b": _pair_end(pair.b),
+            }
+            for pair in pairs
+        ]
+    return document

@@ -1,0 +1,264 @@
+"""The path a packet should take between two endpoints on a given datapath: pure, no I/O.
+
+The numbers here are what the probe will be held to: the TTL decrement seen by the peer (0 on a
+bridge, 1 per node that forwards), whether the peer answers ARP directly (L2 adjacent), and the MTU
+the pods were configured with (the underlay's minus the overlay's encapsulation).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Literal
+
+from kdiag.model.datapath import Datapath, Mode, OverlayKind, Relation, Routing
+from kdiag.model.objects import NodeInfo, PodInfo
+
+DEFAULT_UNDERLAY_MTU = 1500  # the API does not show node NIC MTUs; callers may pass the real one
+
+
+class HopKind(str, Enum):
+    POD_ETH0 = "pod-eth0"
+    VETH = "veth"
+    BRIDGE = "bridge"
+    NODE_ROUTING = "node-routing"
+    HOST = "host"  # a host-network endpoint: the node's own network stack
+    OVERLAY_ENCAP = "overlay-encap"
+    UNDERLAY = "underlay"
+    OVERLAY_DECAP = "overlay-decap"
+    PEER_NODE = "peer-node"
+    PEER_BRIDGE = "peer-bridge"
+    PEER_VETH = "peer-veth"
+    PEER_ETH0 = "peer-eth0"
+
+
+@dataclass(frozen=True)
+class Hop:
+    kind: HopKind
+    label: str
+    node: str = ""
+    device: str = ""
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExpectedPath:
+    relation: Relation
+    datapath: Datapath
+    src_ip: str
+    dst_ip: str
+    src_node: str
+    dst_node: str
+    src_node_ip: str
+    dst_node_ip: str
+    hops: tuple[Hop, ...]
+    l2_adjacent: bool  # the destination answers the source's ARP itself
+    ttl_decrement: int  # as seen by the peer: 64 - decrement
+    ttl_exact: bool  # False when the forwarding element (eBPF, OVS, unknown CNI) may differ
+    expected_mtu: int | None
+    kind: Literal["l2", "routed", "local"]  # "local": both ends in the same host network namespace
+    encapsulated: bool  # this pair's traffic goes through the overlay device
+    gateway: str  # the address that should answer TTL 1 on a routed path ("" when L2 or unknown)
+    summary: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def overlay_label(self) -> str:
+        o = self.datapath.overlay
+        port = f" UDP {o.udp_port}" if o.udp_port else ""
+        return f"{o.device} {o.kind.value.upper()}{port} {self.src_node_ip} -> {self.dst_node_ip}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "relation": self.relation.value,
+            "kind": self.kind,
+            "source": {"ip": self.src_ip, "node": self.src_node, "nodeIP": self.src_node_ip},
+            "destination": {"ip": self.dst_ip, "node": self.dst_node, "nodeIP": self.dst_node_ip},
+            "l2Adjacent": self.l2_adjacent,
+            "ttlDecrement": self.ttl_decrement,
+            "ttlExact": self.ttl_exact,
+            "expectedMTU": self.expected_mtu,
+            "encapsulated": self.encapsulated,
+            "gateway": self.gateway,
+            "summary": self.summary,
+            "notes": list(self.notes),
+            "hops": [{"kind": h.kind.value, "label": h.label, "node": h.node, "device": h.device,
+                      "addresses": list(h.addresses)} for h in self.hops],
+        }
+
+
+# ---- addressing helpers (also used by verdict to map hop addresses to nodes) ---------------------
+
+
+def node_ip(node: NodeInfo | None) -> str:
+    """The address overlays and host routes use for a node: flannel's public-ip, then Calico's
+    IPv4Address, then the InternalIP."""
+    if node is None:
+        return ""
+    for key in ("flannel.alpha.coreos.com/public-ip", "projectcalico.org/IPv4Address"):
+        if node.annotations.get(key):
+            return node.annotations[key].split("/")[0]
+    return node.internal_ip or (node.external_ips[0] if node.external_ips else "")
+
+
+def podcidr_address(node: NodeInfo | None, offset: int) -> str:
+    """The `offset`-th address of the node's IPv4 podCIDR: .1 is cni0 / antrea-gw0 / kindnet's ptp
+    gateway, .0 is flannel.1's address (the source of ICMP errors the peer node sends back)."""
+    for cidr in node.pod_cidrs if node else ():
+        try:
+            net = ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            continue
+        if net.version == 4:
+            return str(net.network_address + offset)
+    return ""
+
+
+def same_subnet(a: NodeInfo | None, b: NodeInfo | None) -> bool | None:
+    """Whether two nodes share an underlay subnet, when Calico's IPv4Address annotations say so."""
+    key = "projectcalico.org/IPv4Address"
+    try:
+        na = ipaddress.ip_interface(a.annotations[key]) if a else None
+        nb = ipaddress.ip_interface(b.annotations[key]) if b else None
+    except (KeyError, ValueError):
+        return None
+    if na is None or nb is None:
+        return None
+    return na.network == nb.network
+
+
+def gateway_of(node: NodeInfo | None, dp: Datapath) -> str:
+    if dp.gateway:
+        return dp.gateway
+    if node is not None and dp.cni == "cilium":
+        for key in ("network.cilium.io/ipv4-cilium-host", "io.cilium.network.ipv4-cilium-host"):
+            if node.annotations.get(key):
+                return node.annotations[key]
+        return ""
+    return podcidr_address(node, 1)
+
+
+# ---- the model -----------------------------------------------------------------------------------
+
+
+def _mtu(dp: Datapath, host_only: bool, underlay: int | None) -> int | None:
+    if host_only:
+        return underlay
+    if dp.pod_mtu:
+        return dp.pod_mtu
+    if dp.cni == "unknown" or underlay is None:
+        return None
+    # Pod MTU is a datapath-wide setting: CNIs size every pod for the encapsulated case.
+    return underlay - dp.overlay.overhead
+
+
+def _encapsulated(dp: Datapath, src_n: NodeInfo | None, dst_n: NodeInfo | None, notes: list[str]) -> bool:
+    if not dp.overlay.enabled or dp.routing not in (Routing.OVERLAY, Routing.L2, Routing.BGP):
+        return False
+    if not dp.overlay.cross_subnet_only:
+        return dp.routing is not Routing.BGP
+    same = same_subnet(src_n, dst_n)
+    if same is None:
+        notes.append(f"{dp.overlay.device} is used only across subnets; nodes assumed to share one")
+        return False
+    return not same
+
+
+def expected(
+    src: PodInfo, dst: PodInfo, relation: Relation, datapath: Datapath, nodes: Mapping[str, NodeInfo],
+    *, underlay_mtu: int | None = DEFAULT_UNDERLAY_MTU,
+) -> ExpectedPath:
+    """Hops, L2 adjacency, TTL decrement and MTU for src -> dst on this datapath."""
+    dp = datapath
+    src_n, dst_n = nodes.get(src.node_name), nodes.get(dst.node_name)
+    s_ip, d_ip = node_ip(src_n) or src.host_ip, node_ip(dst_n) or dst.host_ip
+    notes: list[str] = list(dp.notes)
+    bridge = dp.mode is Mode.BRIDGE
+    gw = gateway_of(src_n, dp)
+    cross = relation.cross_node
+    l2_cluster = dp.routing is Routing.L2  # Weave: one L2 segment across nodes
+    encap = cross and not src.host_network and not dst.host_network and _encapsulated(dp, src_n, dst_n, notes)
+    if cross and src.host_network and not dst.host_network:
+        # The node's own packets to a remote pod follow the same podCIDR route through the overlay.
+        encap = _encapsulated(dp, src_n, dst_n, notes)
+
+    hops: list[Hop] = []
+
+    def add(kind: HopKind, label: str, node: str = "", device: str = "", *addrs: str) -> None:
+        hops.append(Hop(kind, label, node, device, tuple(a for a in addrs if a)))
+
+    def pod_side(p: PodInfo, peer: bool) -> None:
+        """eth0 + veth (+ bridge) of one pod; for the destination they are added in reverse."""
+        n = p.node_name
+        if p.host_network:
+            add(HopKind.HOST, f"{n} host network namespace", n, "", p.pod_ip)
+            return
+        part = [Hop(HopKind.PEER_ETH0 if peer else HopKind.POD_ETH0, f"{p.name} eth0", n, "eth0",
+                    (p.pod_ip,) if p.pod_ip else ()),
+                Hop(HopKind.PEER_VETH if peer else HopKind.VETH, "veth (node end)", n, "veth")]
+        if bridge and not (peer and relation is Relation.SAME_NODE):  # one bridge on a single node
+            part.append(Hop(HopKind.PEER_BRIDGE if peer else HopKind.BRIDGE, f"bridge {dp.bridge or '?'}",
+                            n, dp.bridge, (podcidr_address(nodes.get(n), 1),) if dp.cni != "weave" else ()))
+        hops.extend(reversed(part) if peer else part)
+
+    pod_side(src, peer=False)
+    both_host = src.host_network and dst.host_network
+    if relation is Relation.SAME_NODE and not bridge:
+        add(HopKind.NODE_ROUTING, f"{src.node_name} routes the /32 to the peer's veth", src.node_name,
+            "", gw)
+    elif cross and both_host:
+        add(HopKind.UNDERLAY, f"underlay {s_ip} -> {d_ip}", "", "", s_ip, d_ip)
+    elif cross:
+        if not l2_cluster and not src.host_network:
+            by = "overlay" if encap else dp.routing.value
+            add(HopKind.NODE_ROUTING, f"{src.node_name} forwards ({by})", src.node_name, "", gw)
+        if encap:
+            o = dp.overlay
+            port = f" UDP {o.udp_port}" if o.udp_port else ""
+            add(HopKind.OVERLAY_ENCAP, f"{o.device} {o.kind.value.upper()}{port} {s_ip} -> {d_ip}",
+                src.node_name, o.device, s_ip, d_ip)
+        add(HopKind.UNDERLAY, f"underlay {s_ip} -> {d_ip}" + (
+            f" ({dp.routing.value})" if not encap else ""), "", "", s_ip, d_ip)
+        if encap:
+            add(HopKind.OVERLAY_DECAP, f"{dp.overlay.device} decapsulates", dst.node_name, dp.overlay.device,
+                d_ip)
+        if not l2_cluster and not dst.host_network:
+            add(HopKind.PEER_NODE, f"{dst.node_name} forwards to the pod", dst.node_name, "",
+                podcidr_address(dst_n, 1) if bridge else "")
+    if not (both_host and not cross):
+        pod_side(dst, peer=True)
+
+    # TTL, adjacency, kind: see DESIGN.md "The networking model kdiag explains".
+    kind: Literal["l2", "routed", "local"]
+    if both_host:
+        ttl, l2, kind = 0, cross, ("l2" if cross else "local")
+        if cross:
+            notes.append("host to host over the underlay: assumes the nodes share an L2 segment")
+    elif relation is Relation.SAME_NODE:
+        ttl, l2, kind = (0, True, "l2") if bridge else (1, False, "routed")
+    elif relation is Relation.HOST_NETWORK_SAME_NODE:
+        # The node reaches its pods on-link (cni0 or the /32 veth route); a pod reaches its own node
+        # through its gateway, which *is* that node: no forwarding either way.
+        ttl, l2, kind = (0, True, "l2") if src.host_network else (0, False, "routed")
+    elif l2_cluster:
+        ttl, l2, kind = 0, True, "l2"
+    elif src.host_network or dst.host_network:
+        ttl, l2, kind = 1, False, "routed"  # only the pod's node forwards
+    else:
+        ttl, l2, kind = 2, False, "routed"
+    ttl_exact = not dp.generic and not (both_host and cross)
+    mtu = _mtu(dp, both_host, underlay_mtu)
+    gateway = "" if l2 or kind == "local" else (gw if not src.host_network else "")
+    where = "the same node" if not cross else f"{src.node_name} -> {dst.node_name}"
+    how = {"l2": "L2 (no router in between)", "local": "local delivery in one network namespace",
+           "routed": f"routed, {ttl} forwarding hop{'s' if ttl != 1 else ''}"}[kind]
+    via = f" through {dp.overlay.describe()}" if encap else ""
+    summary = f"{dp.cni}: {src.pod_ip} -> {dst.pod_ip} on {where}: {how}{via}"
+    if mtu:
+        summary += f", MTU {mtu}"
+    if dp.overlay.kind is OverlayKind.WIREGUARD and encap:
+        notes.append("WireGuard: a captured underlay packet shows only UDP between node IPs")
+    return ExpectedPath(relation, dp, src.pod_ip, dst.pod_ip, src.node_name, dst.node_name, s_ip, d_ip,
+                        tuple(hops), l2, ttl, ttl_exact, mtu, kind, encap, gateway, summary, tuple(notes))

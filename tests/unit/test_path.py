@@ -1,0 +1,335 @@
+"""kdiag.model.path.expected for every datapath x relation, on the seed cluster's addresses."""
+
+from __future__ import annotations
+
+import pytest
+
+from kdiag.model.datapath import (
+    Datapath,
+    Mode,
+    Overlay,
+    OverlayKind,
+    Relation,
+    Routing,
+    relation_of,
+)
+from kdiag.model.objects import NodeInfo, PodInfo
+from kdiag.model.path import ExpectedPath, HopKind, expected, gateway_of, node_ip, podcidr_address
+
+W24 = NodeInfo("worker24", "True", internal_ips=("10.250.0.24",), pod_cidrs=("10.244.1.0/24",))
+W25 = NodeInfo("worker25", "True", internal_ips=("10.250.0.25",), pod_cidrs=("10.244.2.0/24",))
+NODES = {"worker24": W24, "worker25": W25}
+
+HELLO1 = PodInfo(
+    "default",
+    "hello-app-1-675b9f655c-8r76c",
+    node_name="worker24",
+    pod_ip="10.244.1.6",
+    host_ip="10.250.0.24",
+    phase="Running",
+)
+HELLO2 = PodInfo(
+    "default",
+    "hello-app-2-787d8656bb-dfl8c",
+    node_name="worker24",
+    pod_ip="10.244.1.7",
+    host_ip="10.250.0.24",
+    phase="Running",
+)
+WORDPRESS = PodInfo(
+    "default",
+    "helm-wp-wordpress-57b6df6549-drbbk",
+    node_name="worker25",
+    pod_ip="10.244.2.3",
+    host_ip="10.250.0.25",
+    phase="Running",
+)
+HOST24 = PodInfo(
+    "kube-system",
+    "node-exporter-24",
+    node_name="worker24",
+    pod_ip="10.250.0.24",
+    host_ip="10.250.0.24",
+    host_network=True,
+)
+HOST25 = PodInfo(
+    "kube-system",
+    "node-exporter-25",
+    node_name="worker25",
+    pod_ip="10.250.0.25",
+    host_ip="10.250.0.25",
+    host_network=True,
+)
+
+VX = Overlay(OverlayKind.VXLAN, "flannel.1", 8472, 50, 1)
+DATAPATHS: dict[str, Datapath] = {
+    "flannel-vxlan": Datapath("flannel", Mode.BRIDGE, Routing.OVERLAY, VX, bridge="cni0"),
+    "flannel-host-gw": Datapath("flannel", Mode.BRIDGE, Routing.HOST_GW, bridge="cni0"),
+    "flannel-wireguard": Datapath(
+        "flannel",
+        Mode.BRIDGE,
+        Routing.OVERLAY,
+        Overlay(OverlayKind.WIREGUARD, "flannel-wg", 51820, 60),
+        bridge="cni0",
+    ),
+    "calico-ipip": Datapath(
+        "calico",
+        Mode.PTP,
+        Routing.OVERLAY,
+        Overlay(OverlayKind.IPIP, "tunl0", None, 20),
+        gateway="169.254.1.1",
+    ),
+    "calico-vxlan": Datapath(
+        "calico",
+        Mode.PTP,
+        Routing.OVERLAY,
+        Overlay(OverlayKind.VXLAN, "vxlan.calico", 4789, 50, 4096),
+        gateway="169.254.1.1",
+    ),
+    "calico-bgp": Datapath("calico", Mode.PTP, Routing.BGP, gateway="169.254.1.1"),
+    "cilium-vxlan": Datapath(
+        "cilium",
+        Mode.PTP,
+        Routing.OVERLAY,
+        Overlay(OverlayKind.VXLAN, "cilium_vxlan", 8472, 50),
+        generic=True,
+    ),
+    "cilium-native": Datapath("cilium", Mode.PTP, Routing.NATIVE, generic=True),
+    "kindnet": Datapath("kindnet", Mode.PTP, Routing.HOST_GW),
+    "weave": Datapath(
+        "weave",
+        Mode.BRIDGE,
+        Routing.L2,
+        Overlay(OverlayKind.VXLAN, "vxlan-6784", 6784, 50),
+        bridge="weave",
+        pod_mtu=1376,
+    ),
+    "kube-router": Datapath("kube-router", Mode.BRIDGE, Routing.BGP, bridge="kube-bridge"),
+    "aws-vpc-cni": Datapath("aws-vpc-cni", Mode.PTP, Routing.VPC, gateway="169.254.1.1", pod_mtu=9001),
+    "antrea": Datapath(
+        "antrea",
+        Mode.BRIDGE,
+        Routing.OVERLAY,
+        Overlay(OverlayKind.GENEVE, "antrea-tun0", 6081, 50),
+        bridge="br-int",
+        generic=True,
+    ),
+    "ovn-kubernetes": Datapath(
+        "ovn-kubernetes",
+        Mode.BRIDGE,
+        Routing.OVERLAY,
+        Overlay(OverlayKind.GENEVE, "genev_sys_6081", 6081, 100),
+        bridge="br-int",
+        generic=True,
+    ),
+    "unknown": Datapath("unknown", Mode.BRIDGE, Routing.NATIVE, generic=True),
+}
+
+# (src, dst) per relation case; the relation itself comes from relation_of.
+CASES = {
+    "same-node": (HELLO1, HELLO2),
+    "cross-node": (HELLO1, WORDPRESS),
+    "host->pod same node": (HOST24, HELLO1),
+    "pod->host same node": (HELLO1, HOST24),
+    "host->pod cross node": (HOST24, WORDPRESS),
+    "pod->host cross node": (HELLO1, HOST25),
+    "host->host same node": (HOST24, HOST24),
+    "host->host cross node": (HOST24, HOST25),
+}
+
+BRIDGED = {
+    "flannel-vxlan",
+    "flannel-host-gw",
+    "flannel-wireguard",
+    "weave",
+    "kube-router",
+    "antrea",
+    "ovn-kubernetes",
+    "unknown",
+}
+MTU = {
+    "flannel-vxlan": 1450,
+    "flannel-wireguard": 1440,
+    "calico-ipip": 1480,
+    "calico-vxlan": 1450,
+    "cilium-vxlan": 1450,
+    "weave": 1376,
+    "aws-vpc-cni": 9001,
+    "antrea": 1450,
+    "ovn-kubernetes": 1400,
+    "unknown": None,
+}
+
+
+def expect(dp_name: str, case: str) -> tuple[int, bool, str]:
+    """(ttl_decrement, l2_adjacent, kind) as DESIGN.md's networking model states them."""
+    bridged = dp_name in BRIDGED
+    if case == "same-node":
+        return (0, True, "l2") if bridged else (1, False, "routed")
+    if case == "cross-node":
+        return (0, True, "l2") if dp_name == "weave" else (2, False, "routed")
+    if case == "host->pod same node":
+        return 0, True, "l2"
+    if case == "pod->host same node":
+        return 0, False, "routed"
+    if case == "host->host same node":
+        return 0, False, "local"
+    if case == "host->host cross node":
+        return 0, True, "l2"
+    return (0, True, "l2") if dp_name == "weave" else (1, False, "routed")
+
+
+def run(dp_name: str, case: str) -> ExpectedPath:
+    src, dst = CASES[case]
+    return expected(src, dst, relation_of(src, dst), DATAPATHS[dp_name], NODES)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("dp_name", list(DATAPATHS))
+def test_every_datapath_and_relation(dp_name: str, case: str) -> None:
+    path = run(dp_name, case)
+    assert (path.ttl_decrement, path.l2_adjacent, path.kind) == expect(dp_name, case)
+    want_mtu = 1500 if case.startswith("host->host") else MTU.get(dp_name, 1500)
+    assert path.expected_mtu == want_mtu
+    assert path.ttl_exact == (not DATAPATHS[dp_name].generic and case != "host->host cross node")
+    assert path.hops and path.summary.startswith(DATAPATHS[dp_name].cni)
+    assert path.to_dict()["hops"][0]["kind"] in ("pod-eth0", "host")
+
+
+def test_flannel_vxlan_cross_node_hops_in_order() -> None:
+    path = run("flannel-vxlan", "cross-node")
+    assert [h.kind for h in path.hops] == [
+        HopKind.POD_ETH0,
+        HopKind.VETH,
+        HopKind.BRIDGE,
+        HopKind.NODE_ROUTING,
+        HopKind.OVERLAY_ENCAP,
+        HopKind.UNDERLAY,
+        HopKind.OVERLAY_DECAP,
+        HopKind.PEER_NODE,
+        HopKind.PEER_BRIDGE,
+        HopKind.PEER_VETH,
+        HopKind.PEER_ETH0,
+    ]
+    encap = path.hops[4]
+    assert encap.label == "flannel.1 VXLAN UDP 8472 10.250.0.24 -> 10.250.0.25"
+    assert encap.node == "worker24" and encap.addresses == ("10.250.0.24", "10.250.0.25")
+    assert path.hops[2].addresses == ("10.244.1.1",) and path.hops[8].addresses == ("10.244.2.1",)
+    assert path.encapsulated and path.gateway == "10.244.1.1"
+    assert path.overlay_label == "flannel.1 VXLAN UDP 8472 10.250.0.24 -> 10.250.0.25"
+
+
+def test_same_node_bridge_is_one_bridge() -> None:
+    kinds = [h.kind for h in run("flannel-vxlan", "same-node").hops]
+    assert kinds == [HopKind.POD_ETH0, HopKind.VETH, HopKind.BRIDGE, HopKind.PEER_VETH, HopKind.PEER_ETH0]
+    assert run("flannel-vxlan", "same-node").gateway == ""
+
+
+def test_same_node_ptp_routes_through_the_node() -> None:
+    path = run("calico-ipip", "same-node")
+    assert [h.kind for h in path.hops] == [
+        HopKind.POD_ETH0,
+        HopKind.VETH,
+        HopKind.NODE_ROUTING,
+        HopKind.PEER_VETH,
+        HopKind.PEER_ETH0,
+    ]
+    assert path.gateway == "169.254.1.1" and not path.encapsulated
+
+
+def test_host_gw_has_no_overlay_hop() -> None:
+    path = run("flannel-host-gw", "cross-node")
+    assert HopKind.OVERLAY_ENCAP not in [h.kind for h in path.hops] and not path.encapsulated
+    assert any(h.label == "underlay 10.250.0.24 -> 10.250.0.25 (host-gw)" for h in path.hops)
+
+
+def test_weave_cross_node_is_one_l2_segment() -> None:
+    kinds = [h.kind for h in run("weave", "cross-node").hops]
+    assert HopKind.NODE_ROUTING not in kinds and HopKind.OVERLAY_ENCAP in kinds
+
+
+def test_host_to_remote_pod_goes_through_the_overlay_pod_to_remote_host_does_not() -> None:
+    assert run("flannel-vxlan", "host->pod cross node").encapsulated
+    assert not run("flannel-vxlan", "pod->host cross node").encapsulated
+
+
+def calico_node(base: NodeInfo, cidr: str) -> NodeInfo:
+    return NodeInfo(
+        base.name,
+        "True",
+        internal_ips=base.internal_ips,
+        pod_cidrs=base.pod_cidrs,
+        annotations={"projectcalico.org/IPv4Address": cidr},
+    )
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "encap"),
+    [
+        ("10.250.0.24/24", "10.250.0.25/24", False),
+        ("10.250.0.24/24", "10.250.1.25/24", True),
+    ],
+)
+def test_calico_cross_subnet(a: str, b: str, encap: bool) -> None:
+    dp = Datapath(
+        "calico",
+        Mode.PTP,
+        Routing.OVERLAY,
+        Overlay(OverlayKind.IPIP, "tunl0", None, 20, cross_subnet_only=True),
+        gateway="169.254.1.1",
+    )
+    nodes = {"worker24": calico_node(W24, a), "worker25": calico_node(W25, b)}
+    path = expected(HELLO1, WORDPRESS, Relation.CROSS_NODE, dp, nodes)
+    assert path.encapsulated is encap and path.ttl_decrement == 2 and path.expected_mtu == 1480
+    assert path.dst_node_ip == b.split("/")[0]
+
+
+def test_cross_subnet_without_subnet_information_is_assumed_direct_and_said() -> None:
+    dp = Datapath(
+        "flannel",
+        Mode.BRIDGE,
+        Routing.OVERLAY,
+        Overlay(OverlayKind.VXLAN, "flannel.1", 8472, 50, 1, cross_subnet_only=True),
+        bridge="cni0",
+    )
+    path = expected(HELLO1, WORDPRESS, Relation.CROSS_NODE, dp, NODES)
+    assert not path.encapsulated and any("assumed" in n for n in path.notes)
+
+
+def test_addressing_helpers() -> None:
+    flannel = NodeInfo(
+        "w",
+        internal_ips=("10.0.0.9",),
+        pod_cidrs=("fd00::/64", "10.244.7.0/24"),
+        annotations={"flannel.alpha.coreos.com/public-ip": "192.0.2.9"},
+    )
+    assert node_ip(flannel) == "192.0.2.9" and node_ip(None) == ""
+    assert podcidr_address(flannel, 1) == "10.244.7.1" and podcidr_address(flannel, 0) == "10.244.7.0"
+    cil = NodeInfo("c", annotations={"network.cilium.io/ipv4-cilium-host": "10.0.3.17"})
+    assert gateway_of(cil, DATAPATHS["cilium-native"]) == "10.0.3.17"
+    assert gateway_of(W24, DATAPATHS["calico-ipip"]) == "169.254.1.1"
+
+
+def test_custom_underlay_mtu_and_unknown_underlay() -> None:
+    src, dst = CASES["cross-node"]
+    jumbo = expected(src, dst, Relation.CROSS_NODE, DATAPATHS["flannel-vxlan"], NODES, underlay_mtu=9000)
+    assert jumbo.expected_mtu == 8950
+    unknown = expected(src, dst, Relation.CROSS_NODE, DATAPATHS["kindnet"], NODES, underlay_mtu=None)
+    assert unknown.expected_mtu is None
+
+
+def test_relation_of() -> None:
+    assert relation_of(HELLO1, HELLO2) is Relation.SAME_NODE
+    assert relation_of(HELLO1, WORDPRESS) is Relation.CROSS_NODE
+    assert relation_of(HOST24, HELLO1) is Relation.HOST_NETWORK_SAME_NODE
+    assert relation_of(HELLO1, HOST25).cross_node and relation_of(HELLO1, HOST25).host_network
+    assert relation_of(HELLO1, PodInfo("", "10.9.9.9", pod_ip="10.9.9.9")) is Relation.CROSS_NODE
+
+
+def test_relation_from_pairs_pair_kind() -> None:
+    from kdiag.model.pairs import PairKind
+
+    assert Relation.from_pair(PairKind.SAME_NODE.value, True) is Relation.SAME_NODE
+    assert Relation.from_pair(PairKind.CROSS_NODE.value, False) is Relation.CROSS_NODE
+    assert Relation.from_pair(PairKind.HOST_NETWORK.value, True) is Relation.HOST_NETWORK_SAME_NODE
+    assert Relation.from_pair(PairKind.HOST_NETWORK.value, False) is Relation.HOST_NETWORK_CROSS_NODE
