@@ -82,7 +82,8 @@ def status(
         env.out(f"kubernetes {info['kubernetesVersion']}  datapath {info['datapath'] or '-'}  "
                 f"workers {info['workers']}")
         for daemon in info["daemons"]:
-            env.out(f"  {daemon['name']:<16} pid {daemon['pid']:<8} {'running' if daemon['running'] else 'GONE'}")
+            state = "running" if daemon["running"] else "GONE"
+            env.out(f"  {daemon['name']:<16} pid {daemon['pid']:<8} {state}")
         env.out(f"export KUBECONFIG={info['kubeconfig']}")
     if not info["up"]:
         raise typer.Exit(int(ExitCode.PROBLEM))
