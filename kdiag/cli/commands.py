@@ -6,6 +6,10 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from kdiag.cli import lab
+    from kdiag.cli import completion_cmd, lab, pairs, pods
 
+    app.command()(pods.pods)
+    app.command()(pods.nodes)
+    app.command()(pairs.pairs)
     app.add_typer(lab.app, name="lab")
+    app.command()(completion_cmd.completion)

@@ -6,11 +6,12 @@ code); each lives in its own module and registers itself on `app` in `build_app`
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import traceback
 from collections.abc import Sequence
 
-import click
 import typer
 
 from kdiag import __version__
@@ -18,6 +19,7 @@ from kdiag.cli.env import Environment
 from kdiag.errors import KdiagError
 from kdiag.exitcodes import ExitCode
 
+COMPLETE_VAR = "_KDIAG_COMPLETE"
 HELP = (
     "Connectivity diagnostics for live Kubernetes clusters: which path a pod pair's packets "
     "should take, what a probe pod observed, and why the two differ."
@@ -56,6 +58,14 @@ def build_app() -> typer.Typer:
     return app
 
 
+def _enable_completion() -> None:
+    """Register typer's bash/zsh/fish completion classes (with add_completion=False typer
+    leaves them out, and the install options it would add are not kubectl-like)."""
+    from typer._completion_classes import completion_init
+
+    completion_init()
+
+
 def _wants_verbose(argv: Sequence[str]) -> bool:
     # Known before parsing, so errors raised while parsing can honour it too.
     args = list(argv)
@@ -70,21 +80,30 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     env = env or Environment()
     env.verbose = _wants_verbose(args)
     app = build_app()
+    if os.environ.get(COMPLETE_VAR):
+        _enable_completion()
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=args, prog_name="kdiag", standalone_mode=False, obj=env)
+        # Help, version and usage text are printed by typer to sys.stdout/sys.stderr: point those
+        # at the environment's streams so that they, too, go where the caller wants them.
+        with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
+            result = command.main(args=args, prog_name="kdiag", standalone_mode=False, obj=env)
         return int(result) if isinstance(result, int) else ExitCode.OK
     except KdiagError as exc:
         if env.verbose:
             traceback.print_exc(file=env.stderr)
         env.err(f"error: {exc.one_line()}")
         return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show(file=env.stderr)
+    except typer.TyperException as exc:  # bad flags and arguments (typer's own click)
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show(file=env.stderr)
+        else:
+            env.err(f"error: {exc}")
         return ExitCode.USAGE
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
         env.err("interrupted")
         return 130
 

@@ -183,6 +183,17 @@ class Cluster:
             ) from None
 
 
+def context_names(options: ClusterOptions) -> list[str]:
+    """Context names of the kubeconfig, without contacting any server."""
+    from kubernetes import config
+
+    files = kubeconfig_files(options.kubeconfig)
+    if not files:
+        return []
+    contexts, _current = config.list_kube_config_contexts(config_file=os.pathsep.join(files))
+    return [c["name"] for c in contexts]
+
+
 def _pool_for(configuration: Any) -> Any:
     """An urllib3 pool with the kubeconfig's TLS settings. kdiag sends its own requests rather
     than through the generated client, whose low-level call API changes between releases."""

@@ -47,8 +47,9 @@ def list_pods(cluster: Cluster, query: PodQuery) -> list[PodInfo]:
     return parse_pods(cluster.list_pages(_pods_path(query.namespace), query=_query(query), what=_what(query)))
 
 
-def list_nodes(cluster: Cluster) -> list[NodeInfo]:
-    return parse_nodes(cluster.list_pages("/api/v1/nodes", what="list nodes"))
+def list_nodes(cluster: Cluster, label_selector: str = "") -> list[NodeInfo]:
+    query = {"labelSelector": label_selector} if label_selector else {}
+    return parse_nodes(cluster.list_pages("/api/v1/nodes", query=query, what="list nodes"))
 
 
 def get_node(cluster: Cluster, name: str) -> NodeInfo:

@@ -1,0 +1,128 @@
+"""Options shared by the commands that talk to a cluster, spelled as kubectl spells them.
+
+Each command declares the ones it takes with these Annotated types and turns them into a
+`ClusterOptions` with `cluster_options(...)`. Completion callbacks read the cluster lazily.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+import typer
+
+from kdiag.cluster.client import ClusterOptions
+from kdiag.errors import UsageError
+
+GLOBAL = "Cluster connection"
+
+
+def _params(ctx: typer.Context) -> ClusterOptions:
+    params = ctx.params
+    return ClusterOptions(
+        kubeconfig=params.get("kubeconfig"),
+        context=params.get("context"),
+        namespace=params.get("namespace"),
+    )
+
+
+def complete_contexts(ctx: typer.Context, incomplete: str) -> list[str]:
+    from kdiag.cli import completion
+
+    return completion.contexts(_params(ctx), incomplete)
+
+
+def complete_namespaces(ctx: typer.Context, incomplete: str) -> list[str]:
+    from kdiag.cli import completion
+
+    return completion.names(_params(ctx), "/api/v1/namespaces", incomplete)
+
+
+def complete_pods(ctx: typer.Context, incomplete: str) -> list[str]:
+    from kdiag.cli import completion
+
+    return completion.pods(_params(ctx), incomplete)
+
+
+def complete_nodes(ctx: typer.Context, incomplete: str) -> list[str]:
+    from kdiag.cli import completion
+
+    return completion.names(_params(ctx), "/api/v1/nodes", incomplete)
+
+
+Kubeconfig = Annotated[
+    str | None,
+    typer.Option("--kubeconfig", help="Path to the kubeconfig file to use.", rich_help_panel=GLOBAL,
+                 show_default=False),
+]
+Context = Annotated[
+    str | None,
+    typer.Option("--context", help="The kubeconfig context to use.", autocompletion=complete_contexts,
+                 rich_help_panel=GLOBAL, show_default=False),
+]
+Namespace = Annotated[
+    str | None,
+    typer.Option("--namespace", "-n", help="Namespace [default: the context's namespace].",
+                 autocompletion=complete_namespaces, rich_help_panel=GLOBAL, show_default=False),
+]
+AllNamespaces = Annotated[
+    bool, typer.Option("--all-namespaces", "-A", help="Across all namespaces.")
+]
+Selector = Annotated[
+    str, typer.Option("--selector", "-l", help="Label selector, e.g. -l app=web,tier!=db.")
+]
+FieldSelector = Annotated[
+    str, typer.Option("--field-selector", help="Field selector, e.g. --field-selector spec.nodeName=n1.")
+]
+RequestTimeout = Annotated[
+    str,
+    typer.Option("--request-timeout", help="How long to wait for one API request (e.g. 5s, 1m; 0: no limit).",
+                 rich_help_panel=GLOBAL),
+]
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?$")
+
+
+def parse_duration(text: str, flag: str) -> float | None:
+    """kubectl durations: "0" (no limit), "30" (seconds), "5s", "1m30s", "250ms"."""
+    text = text.strip()
+    if text in ("", "0"):
+        return None
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    match = _DURATION.match(text)
+    if not match or not any(match.groups()):
+        raise UsageError(f"invalid {flag} {text!r}", hint="use a duration like 5s, 1m or 1m30s")
+    hours, minutes, seconds, millis = (float(g) if g else 0.0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds + millis / 1000
+
+
+def cluster_options(
+    *,
+    kubeconfig: str | None,
+    context: str | None,
+    namespace: str | None,
+    all_namespaces: bool = False,
+    request_timeout: str = "0",
+) -> ClusterOptions:
+    return ClusterOptions(
+        kubeconfig=kubeconfig,
+        context=context,
+        namespace=namespace,
+        all_namespaces=all_namespaces,
+        request_timeout=parse_duration(request_timeout, "--request-timeout"),
+    )
+
+
+def output_option(choices: tuple[str, ...], default: str) -> Any:
+    """An -o/--output option whose help lists `choices` (they come from the render registry)."""
+    def parse(value: str) -> str:
+        if value not in choices:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return typer.Option(
+        default, "--output", "-o", help=f"Output format: {', '.join(choices)}.", parser=parse,
+        autocompletion=lambda incomplete: [c for c in choices if c.startswith(incomplete)],
+        show_default=True, metavar="FORMAT",
+    )

@@ -1,0 +1,95 @@
+"""`kdiag pods` and `kdiag nodes`: the cluster as `kubectl get -o wide` shows it, plus networking."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import typer
+
+from kdiag.cli import options as opt
+from kdiag.cli.env import Environment
+from kdiag.model.objects import NodeInfo
+from kdiag.render import registry
+
+POD_VIEWS = ("wide", "net")
+NODE_VIEWS = ("wide",)
+
+
+def pods(
+    ctx: typer.Context,
+    output: str = opt.output_option(registry.choices(POD_VIEWS), "wide"),
+    namespace: opt.Namespace = None,
+    all_namespaces: opt.AllNamespaces = False,
+    selector: opt.Selector = "",
+    field_selector: opt.FieldSelector = "",
+    kubeconfig: opt.Kubeconfig = None,
+    context: opt.Context = None,
+    request_timeout: opt.RequestTimeout = "0",
+) -> None:
+    """List pods like `kubectl get pods -o wide`; `-o net` shows IPs, node IPs, pod CIDRs and ports."""
+    from kdiag.cluster.client import Cluster
+    from kdiag.cluster.inventory import PodQuery, list_nodes, list_pods
+    from kdiag.model.documents import pod_list_document
+    from kdiag.render.rows import pod_net_header, pod_net_rows, pod_wide_header, pod_wide_rows
+    from kdiag.render.tabwriter import format_table
+
+    env: Environment = ctx.obj
+    cluster = Cluster(opt.cluster_options(
+        kubeconfig=kubeconfig, context=context, namespace=namespace,
+        all_namespaces=all_namespaces, request_timeout=request_timeout,
+    ))
+    scope = None if all_namespaces else cluster.namespace
+    found = list_pods(cluster, PodQuery(scope, selector, field_selector))
+    if not found and output not in ("json", "yaml"):
+        env.err(f"No resources found in {scope} namespace." if scope else "No resources found")
+        return
+    now = datetime.now(timezone.utc)
+
+    def nodes_by_name() -> dict[str, NodeInfo]:
+        return {node.name: node for node in list_nodes(cluster)}
+
+    view = registry.View(
+        document=lambda: pod_list_document(found, nodes_by_name()),
+        texts={
+            "wide": lambda: format_table(
+                pod_wide_header(all_namespaces), pod_wide_rows(found, now, all_namespaces)
+            ),
+            "net": lambda: format_table(
+                pod_net_header(all_namespaces),
+                pod_net_rows(found, nodes_by_name(), all_namespaces),
+            ),
+        },
+    )
+    registry.render(view, output, env.stdout)
+
+
+def nodes(
+    ctx: typer.Context,
+    output: str = opt.output_option(registry.choices(NODE_VIEWS), "wide"),
+    selector: opt.Selector = "",
+    kubeconfig: opt.Kubeconfig = None,
+    context: opt.Context = None,
+    request_timeout: opt.RequestTimeout = "0",
+) -> None:
+    """List nodes with their internal IPs, pod CIDRs and pod counts."""
+    from kdiag.cluster.client import Cluster
+    from kdiag.cluster.inventory import PodQuery, list_nodes, list_pods
+    from kdiag.model.documents import node_list_document
+    from kdiag.model.pairs import pods_per_node
+    from kdiag.render.rows import NODE_HEADER, node_rows
+    from kdiag.render.tabwriter import format_table
+
+    env: Environment = ctx.obj
+    cluster = Cluster(opt.cluster_options(
+        kubeconfig=kubeconfig, context=context, namespace=None, request_timeout=request_timeout
+    ))
+    found = list_nodes(cluster, selector)
+    if not found and output not in ("json", "yaml"):
+        env.err("No resources found")
+        return
+    counts = pods_per_node(list_pods(cluster, PodQuery(None)))
+    view = registry.View(
+        document=lambda: node_list_document(found, counts),
+        texts={"wide": lambda: format_table(NODE_HEADER, node_rows(found, counts))},
+    )
+    registry.render(view, output, env.stdout)

@@ -1,0 +1,46 @@
+"""The command line itself: help, version, completion scripts, exit codes for bad usage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kdiag import __version__
+from kdiag.cli.completion_cmd import SHELLS, completion_script
+from kdiag.exitcodes import ExitCode
+from tests.conftest import run_kdiag
+
+COMPLETIONS = Path(__file__).resolve().parents[2] / "completions"
+
+
+def test_help_lists_the_commands() -> None:
+    result = run_kdiag("--help")
+    assert result.exit_code == 0
+    for command in ("pods", "nodes", "pairs", "lab", "completion"):
+        assert f"  {command} " in result.stdout
+
+
+def test_version() -> None:
+    result = run_kdiag("--version")
+    assert (result.exit_code, result.stdout.strip()) == (0, f"kdiag {__version__}")
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_shipped_completion_scripts_are_current(shell: str) -> None:
+    shipped = (COMPLETIONS / f"kdiag.{shell}").read_text()
+    assert shipped.strip() == completion_script(shell).strip(), (
+        f"completions/kdiag.{shell} is stale: regenerate with `kdiag completion {shell} > completions/kdiag.{shell}`"
+    )
+
+
+def test_unknown_command_and_bad_option_are_usage_errors() -> None:
+    assert run_kdiag("frobnicate").exit_code == ExitCode.USAGE
+    result = run_kdiag("pods", "-o", "fancy")
+    assert result.exit_code == ExitCode.USAGE and "fancy" in result.stderr and result.stdout == ""
+
+
+def test_unknown_lab_datapath_is_one_line() -> None:
+    result = run_kdiag("lab", "up", "--datapath", "token-ring", "--dir", "/nonexistent/never-created")
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr.strip().startswith("error: unknown datapath 'token-ring'")

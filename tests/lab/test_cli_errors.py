@@ -1,0 +1,101 @@
+"""Errors a user can cause: one line on stderr, a documented exit code, no traceback (-v shows it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kdiag.exitcodes import ExitCode
+from kdiag.lab.processes import free_port
+from tests.conftest import CliResult, Lab, run_kdiag
+
+
+def _variant(lab: Lab, tmp_path: Path, change: Any) -> str:
+    """A copy of the lab kubeconfig with one thing broken by `change(config)`."""
+    config = yaml.safe_load(lab.kubeconfig.read_text())
+    change(config)
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def _one_line_error(result: CliResult, code: ExitCode, *needles: str) -> None:
+    assert result.exit_code == code, (result.exit_code, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    assert result.stdout == ""
+
+
+def test_no_kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    _one_line_error(run_kdiag("pods"), ExitCode.USAGE, "no kubeconfig found")
+    _one_line_error(run_kdiag("pods", "--kubeconfig", str(tmp_path / "nope")), ExitCode.USAGE, "does not exist")
+
+
+def test_unknown_context(lab: Lab) -> None:
+    _one_line_error(lab.kdiag("pods", context="nope"), ExitCode.USAGE, '"nope" not found', "kdiag-lab-viewer")
+
+
+def test_api_unreachable_names_the_server(lab: Lab, tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+
+    def point_elsewhere(config: dict[str, Any]) -> None:
+        config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{port}"
+
+    result = run_kdiag("pods", "--kubeconfig", _variant(lab, tmp_path, point_elsewhere))
+    _one_line_error(result, ExitCode.CANNOT_PROBE, f"https://127.0.0.1:{port}", "cannot reach")
+
+
+def test_tls_failure(lab: Lab, tmp_path: Path) -> None:
+    from kdiag.lab import pki
+
+    pki.make_ca(tmp_path / "other.crt", tmp_path / "other.key")
+
+    def wrong_ca(config: dict[str, Any]) -> None:
+        import base64
+
+        cluster = config["clusters"][0]["cluster"]
+        cluster["certificate-authority-data"] = base64.b64encode((tmp_path / "other.crt").read_bytes()).decode()
+
+    result = run_kdiag("pods", "--kubeconfig", _variant(lab, tmp_path, wrong_ca))
+    _one_line_error(result, ExitCode.CANNOT_PROBE, "TLS")
+
+
+def test_unauthorized(lab: Lab, tmp_path: Path) -> None:
+    def bad_token(config: dict[str, Any]) -> None:
+        for user in config["users"]:
+            user["user"]["token"] = "not-a-valid-token"
+
+    result = run_kdiag("pods", "--kubeconfig", _variant(lab, tmp_path, bad_token))
+    _one_line_error(result, ExitCode.CANNOT_PROBE, "401")
+
+
+def test_forbidden_names_verb_and_resource(lab: Lab) -> None:
+    # The built-in view role reads namespaced objects only: nodes are forbidden to the viewer.
+    result = lab.kdiag("nodes", context="kdiag-lab-viewer")
+    _one_line_error(result, ExitCode.CANNOT_PROBE, "403", "list nodes")
+
+
+def test_namespace_not_found(lab: Lab) -> None:
+    _one_line_error(lab.kdiag("pods", "-n", "no-such-ns"), ExitCode.USAGE, 'namespace "no-such-ns" not found')
+
+
+def test_bad_selector(lab: Lab) -> None:
+    _one_line_error(lab.kdiag("pods", "-l", "a b c"), ExitCode.USAGE, "invalid")
+
+
+def test_bad_flag_and_request_timeout(lab: Lab) -> None:
+    assert lab.kdiag("pods", "-o", "fancy").exit_code == ExitCode.USAGE
+    _one_line_error(lab.kdiag("pods", "--request-timeout", "soon"), ExitCode.USAGE, "--request-timeout")
+
+
+def test_verbose_shows_the_traceback(lab: Lab) -> None:
+    result = lab.kdiag("-v", "pods", "-n", "no-such-ns")
+    assert result.exit_code == ExitCode.USAGE and "Traceback" in result.stderr
