@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -193,3 +196,19 @@ def test_pairs_counts_match_a_brute_force_count(lab: Lab, varied: str) -> None:
     assert left_out[(varied, "pending")] == "not-scheduled"
     assert left_out[(varied, "terminating")] == "terminating"
     assert left_out[(varied, "completed")] == "succeeded"
+
+
+def _complete(lab: Lab, words: str) -> list[str]:
+    """What bash completion offers for the last word of `words` (through the real entry point)."""
+    env = dict(os.environ, _KDIAG_COMPLETE="complete_bash", COMP_WORDS=words,
+               COMP_CWORD=str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+               KUBECONFIG=str(lab.kubeconfig))
+    result = subprocess.run([sys.executable, "-m", "kdiag"], env=env, capture_output=True, text=True, timeout=60)
+    return result.stdout.split()
+
+
+def test_completion_offers_names_from_the_cluster(lab: Lab, varied: str) -> None:
+    assert {"kdiag-lab", "kdiag-lab-viewer"} <= set(_complete(lab, "kdiag pods --context "))
+    assert varied in _complete(lab, "kdiag pods -n t-pods-")
+    assert _complete(lab, f"kdiag pods -n {varied} -o n") == ["net", "name"]
+    assert set(_complete(lab, f"kdiag pairs -n {varied} -o ")) >= {"summary", "json"}
