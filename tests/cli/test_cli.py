@@ -30,7 +30,8 @@ def test_version() -> None:
 def test_shipped_completion_scripts_are_current(shell: str) -> None:
     shipped = (COMPLETIONS / f"kdiag.{shell}").read_text()
     assert shipped.strip() == completion_script(shell).strip(), (
-        f"completions/kdiag.{shell} is stale: regenerate with `kdiag completion {shell} > completions/kdiag.{shell}`"
+        f"completions/kdiag.{shell} is stale: regenerate it with "
+        f"`kdiag completion {shell} > completions/kdiag.{shell}`"
     )
 
 

@@ -36,7 +36,8 @@ def test_no_kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
     monkeypatch.setenv("HOME", str(tmp_path))
     _one_line_error(run_kdiag("pods"), ExitCode.USAGE, "no kubeconfig found")
-    _one_line_error(run_kdiag("pods", "--kubeconfig", str(tmp_path / "nope")), ExitCode.USAGE, "does not exist")
+    missing = run_kdiag("pods", "--kubeconfig", str(tmp_path / "nope"))
+    _one_line_error(missing, ExitCode.USAGE, "does not exist")
 
 
 def test_unknown_context(lab: Lab) -> None:
@@ -62,7 +63,8 @@ def test_tls_failure(lab: Lab, tmp_path: Path) -> None:
         import base64
 
         cluster = config["clusters"][0]["cluster"]
-        cluster["certificate-authority-data"] = base64.b64encode((tmp_path / "other.crt").read_bytes()).decode()
+        other_ca = (tmp_path / "other.crt").read_bytes()
+        cluster["certificate-authority-data"] = base64.b64encode(other_ca).decode()
 
     result = run_kdiag("pods", "--kubeconfig", _variant(lab, tmp_path, wrong_ca))
     _one_line_error(result, ExitCode.CANNOT_PROBE, "TLS")

@@ -50,7 +50,9 @@ def _varied_pods(lab: Lab, ns: str) -> None:
     _pod(lab, ns, "nopull", None, image="registry.invalid/nothing:1", nodeName="worker25")
     _pod(lab, ns, "init", {
         "phase": "Pending",
-        "initContainerStatuses": [_container_status("setup", state={"running": {"startedAt": _ago(hours=1)}})],
+        "initContainerStatuses": [
+            _container_status("setup", state={"running": {"startedAt": _ago(hours=1)}})
+        ],
         "containerStatuses": [_container_status("main", state={"waiting": {"reason": "PodInitializing"}})],
     }, nodeName=GHOST, initContainers=[{"name": "setup", "image": "busybox"}])
     _pod(lab, ns, "crashloop", {
@@ -63,7 +65,9 @@ def _varied_pods(lab: Lab, ns: str) -> None:
     _pod(lab, ns, "completed", {
         "phase": "Succeeded",
         "containerStatuses": [_container_status(
-            "main", state={"terminated": {"exitCode": 0, "reason": "Completed", "finishedAt": _ago(hours=2)}})],
+            "main",
+            state={"terminated": {"exitCode": 0, "reason": "Completed", "finishedAt": _ago(hours=2)}},
+        )],
     }, nodeName=GHOST)
     _pod(lab, ns, "failed", {
         "phase": "Failed",
@@ -76,7 +80,9 @@ def _varied_pods(lab: Lab, ns: str) -> None:
     }, nodeName=GHOST)
     _pod(lab, ns, "terminating", {
         "phase": "Running", "podIP": "10.244.9.6", "podIPs": [{"ip": "10.244.9.6"}],
-        "containerStatuses": [_container_status("main", ready=True, state={"running": {"startedAt": _ago(hours=1)}})],
+        "containerStatuses": [
+            _container_status("main", ready=True, state={"running": {"startedAt": _ago(hours=1)}})
+        ],
     }, nodeName=GHOST)
     lab.kubectl("delete", "pod", "terminating", "-n", ns, "--wait=false")
     lab.kubectl("wait", "--for=condition=Ready", "pod/running", "pod/hostnet", "-n", ns, "--timeout=30s")
@@ -203,7 +209,8 @@ def _complete(lab: Lab, words: str) -> list[str]:
     env = dict(os.environ, _KDIAG_COMPLETE="complete_bash", COMP_WORDS=words,
                COMP_CWORD=str(len(words.split()) - (0 if words.endswith(" ") else 1)),
                KUBECONFIG=str(lab.kubeconfig))
-    result = subprocess.run([sys.executable, "-m", "kdiag"], env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-m", "kdiag"], env=env, capture_output=True, text=True,
+                            timeout=60)
     return result.stdout.split()
 
 
