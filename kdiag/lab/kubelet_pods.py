@@ -369,6 +369,8 @@ class PodWorker:
                 previous_conditions=self._conditions,
                 now=now_rfc3339(),
             )
+            # The apiserver sets qosClass at creation from the resources and it is immutable.
+            status["qosClass"] = (pod.get("status") or {}).get("qosClass") or status["qosClass"]
         if status == self._published:
             return
         self._conditions = status["conditions"]

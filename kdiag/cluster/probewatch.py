@@ -1,0 +1,182 @@
+"""Waiting for a probe container by watching its pod (never polling), and saying why it never ran.
+
+A container that will not start without someone changing something (the image cannot be pulled,
+the kubelet refused the pod, it is unschedulable) ends the wait at once with the reason from the
+pod's status and its Warning events; otherwise the wait ends at the deadline with the last state
+seen. Both are `CannotProbeError` (exit 3).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from kdiag.cluster.client import Cluster
+from kdiag.errors import CannotProbeError, KdiagError, NotFoundError
+
+if TYPE_CHECKING:
+    from kdiag.cluster.probes import ProbeSpec
+
+# Waiting reasons after which the container does not start by itself (restartPolicy Never).
+STUCK_REASONS = frozenset({
+    "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable",
+    "CreateContainerConfigError", "CreateContainerError", "RunContainerError", "PreCreateHookError",
+})
+IMAGE_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
+                           "RegistryUnavailable"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    running_at: float  # time.monotonic() when the container was first seen running (or finished)
+    exit_code: int | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class State:
+    phase: str  # waiting | running | done | stuck
+    detail: str
+    reason: str = ""
+    exit_code: int | None = None
+
+
+def assess(pod: dict[str, Any], spec: ProbeSpec) -> State:
+    """Where the probe container stands, from one pod object."""
+    status = pod.get("status") or {}
+    key = "ephemeralContainerStatuses" if spec.mode == "ephemeral" else "containerStatuses"
+    cs: dict[str, Any] = next((c for c in status.get(key) or [] if c.get("name") == spec.container), {})
+    state = cs.get("state") or {}
+    if "terminated" in state:
+        term = state["terminated"] or {}
+        code = term.get("exitCode")
+        return State("done", f"terminated ({term.get('reason', '')}, exit code {code})",
+                     str(term.get("reason", "")), code if isinstance(code, int) else None)
+    if "running" in state:
+        return State("running", "running")
+    waiting = state.get("waiting") or {}
+    reason, message = str(waiting.get("reason", "")), str(waiting.get("message", ""))
+    if reason in STUCK_REASONS:
+        return State("stuck", f"{reason}: {message}" if message else reason, reason)
+    if spec.mode == "pod":
+        phase = str(status.get("phase", ""))
+        if phase in ("Failed", "Succeeded"):
+            why = ": ".join(x for x in (status.get("reason"), status.get("message")) if x)
+            reason = str(status.get("reason", ""))
+            return State("stuck", f"pod {phase}" + (f" ({why})" if why else ""), reason)
+        for cond in status.get("conditions") or []:
+            if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+                why = f"{cond.get('reason', '')}: {cond.get('message', '')}".strip(": ")
+                return State("stuck", f"not scheduled ({why})", str(cond.get("reason", "")))
+        return State("waiting", reason or phase or "Pending", reason)
+    return State("waiting", reason or "waiting", reason)
+
+
+def warning_events(cluster: Cluster, spec: ProbeSpec, limit: int = 3) -> list[str]:
+    """The newest Warning events of the probe pod (its container in ephemeral mode), best effort."""
+    query = {"fieldSelector": f"involvedObject.kind=Pod,involvedObject.name={spec.pod}"}
+    try:
+        listing = cluster.request("GET", f"/api/v1/namespaces/{quote(spec.namespace)}/events", query=query,
+                                  what=f"list events in namespace {spec.namespace}", timeout=5)
+    except KdiagError:
+        return []
+    items = [e for e in listing.get("items") or [] if e.get("type") == "Warning"]
+    if spec.mode == "ephemeral":
+        items = [e for e in items if spec.container in str((e.get("involvedObject") or {}).get("fieldPath"))]
+    items.sort(key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
+    seen = list(dict.fromkeys(f"{e.get('reason', '')}: {e.get('message', '')}" for e in items))
+    return seen[-limit:]
+
+
+def _what(spec: ProbeSpec) -> str:
+    if spec.mode == "ephemeral":
+        return f"ephemeral container {spec.container} in {spec.namespace}/{spec.pod}"
+    return f"probe pod {spec.namespace}/{spec.pod}"
+
+
+def _with_events(cluster: Cluster, spec: ProbeSpec, message: str) -> str:
+    events = warning_events(cluster, spec)
+    return message + (f"; events: {' | '.join(events)}" if events else "")
+
+
+def _stuck(cluster: Cluster, spec: ProbeSpec, state: State) -> CannotProbeError:
+    message = _with_events(cluster, spec, f"{_what(spec)} cannot start on {spec.node}: {state.detail}")
+    if state.reason in IMAGE_REASONS:
+        hint = (f"the node cannot pull {spec.image}: name an image it can pull (with python3 3.8+) "
+                "with --image or KDIAG_PROBE_IMAGE")
+    else:
+        hint = f"kubectl describe pod -n {spec.namespace} {spec.pod}"
+    return CannotProbeError(message, hint=hint)
+
+
+def _timed_out(cluster: Cluster, spec: ProbeSpec, state: State, running: bool) -> CannotProbeError:
+    verb = "finish" if running else "start"
+    message = _with_events(cluster, spec, f"{_what(spec)} did not {verb} within {spec.timeout:g}s "
+                                          f"(last state: {state.detail})")
+    hint = ("raise --timeout" if running else
+            f"is node {spec.node} Ready with a running kubelet? is the image slow to pull? raise --timeout")
+    return CannotProbeError(message, hint=hint)
+
+
+def _get(cluster: Cluster, spec: ProbeSpec) -> dict[str, Any]:
+    try:
+        pod: dict[str, Any] = cluster.request(
+            "GET", f"/api/v1/namespaces/{quote(spec.namespace)}/pods/{quote(spec.pod)}",
+            what=f"get pods in namespace {spec.namespace}")
+    except NotFoundError:
+        raise CannotProbeError(f"{_what(spec)} was deleted while it ran",
+                               hint="was `kdiag cleanup` run meanwhile?") from None
+    return pod
+
+
+def wait_for_container(cluster: Cluster, spec: ProbeSpec, version: str, *, deadline: float,
+                       say: Callable[[str], None]) -> Outcome:
+    """Watch the pod from `version` (the create/patch response) until the container has finished."""
+    path = f"/api/v1/namespaces/{quote(spec.namespace)}/pods"
+    state, running_at = State("waiting", "Pending"), 0.0
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _timed_out(cluster, spec, state, bool(running_at))
+        query = {"watch": "1", "fieldSelector": f"metadata.name={spec.pod}", "resourceVersion": version,
+                 "timeoutSeconds": str(max(1, math.ceil(remaining)))}
+        objects: list[dict[str, Any]] = []
+        for line in cluster.stream_lines(path, query=query, what=f"watch pods in namespace {spec.namespace}",
+                                         timeout=remaining + 1):
+            if not line.strip():
+                continue
+            event = json.loads(line)
+            kind, obj = event.get("type"), event.get("object") or {}
+            if kind == "ERROR":  # 410 Gone: the version is too old; start again from a fresh GET
+                obj = _get(cluster, spec)
+            elif kind == "DELETED":
+                raise CannotProbeError(f"{_what(spec)} was deleted while it ran",
+                                       hint="was `kdiag cleanup` run meanwhile?")
+            objects = [obj]
+            version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+            state = assess(obj, spec)
+            if state.phase in ("running", "done") and not running_at:
+                running_at = time.monotonic()
+                say(f"probing from {spec.node}")
+            if state.phase == "done":
+                return Outcome(running_at, state.exit_code, state.detail)
+            if state.phase == "stuck":
+                raise _stuck(cluster, spec, state)
+            if state.phase == "waiting":
+                say(f"waiting for the probe container: {state.detail}")
+            if kind == "ERROR" or time.monotonic() >= deadline:
+                break
+        if not objects and time.monotonic() < deadline:
+            # The stream closed without news: make sure nothing was missed before watching again.
+            pod = _get(cluster, spec)
+            version = str((pod.get("metadata") or {}).get("resourceVersion") or version)
+            state = assess(pod, spec)
+            if state.phase == "done":
+                return Outcome(running_at or time.monotonic(), state.exit_code, state.detail)
+            if state.phase == "stuck":
+                raise _stuck(cluster, spec, state)

@@ -1,0 +1,229 @@
+"""`kdiag trace`'s domain: a TraceRequest in, a TraceResult out.
+
+resolve the pods -> classify the pair -> detect the datapath -> expected path -> probe (a probe pod
+or an ephemeral container, with the Pod Security fallback to the unprivileged engine) -> judge.
+Progress goes to `say` (the CLI turns it into a spinner), warnings to `warn`; nothing is printed here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kdiag.cluster import probes
+from kdiag.cluster.client import Cluster
+from kdiag.cluster.detection import detect_datapath
+from kdiag.cluster.inventory import PodQuery, find_pod, list_nodes, list_pods
+from kdiag.errors import CannotProbeError, UsageError
+from kdiag.model.datapath import relation_of
+from kdiag.model.findings import context_for
+from kdiag.model.objects import NodeInfo, PodInfo
+from kdiag.model.path import expected
+from kdiag.model.trace import Durations, ProbeDetails, TraceResult
+from kdiag.model.verdict import judge
+
+PATH_PROBES = ("local", "icmp", "traceroute", "arp", "pmtu")
+PROTOCOLS = ("icmp", "tcp", "udp")
+MODES = ("pod", "ephemeral")
+ENGINES = ("auto", "raw", "unprivileged")
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TraceRequest:
+    source: str  # NAME, NS/NAME or a unique prefix
+    destination: str  # the same, or an IPv4 address
+    namespace: str | None = None  # for references without NS/ (None: the context's namespace)
+    port: int | None = None
+    proto: str | None = None  # icmp | tcp | udp; None: tcp when a port is known, else icmp
+    count: int = 3
+    timeout: float = 60.0
+    image: str = probes.DEFAULT_IMAGE
+    mode: str = "pod"
+    engine: str = "auto"
+    probe_namespace: str | None = None
+
+
+# ---- resolving the two ends --------------------------------------------------------------------
+
+
+def _usable(pod: PodInfo, role: str) -> None:
+    where = f"{role} pod {pod.key}"
+    hint = f"kubectl describe pod -n {pod.namespace} {pod.name}"
+    if pod.deleted is not None:
+        raise UsageError(f"{where} is being deleted", hint="pick a pod that is not terminating")
+    if pod.phase != "Running":
+        why = f" ({pod.status_reason})" if pod.status_reason else ""
+        raise UsageError(f"{where} is {pod.phase or 'not running'}{why}: only a Running pod has a network "
+                         "to probe", hint=hint)
+    if not pod.pod_ip:
+        raise UsageError(f"{where} has no IP address yet", hint=hint)
+    if role == "source" and not pod.node_name:
+        raise UsageError(f"{where} is not bound to a node", hint=hint)
+
+
+def _ipv4(text: str) -> str | None:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if address.version != 4:
+        raise UsageError(f"destination {text} is IPv6; the probe agent speaks IPv4 only",
+                         hint="give the pod's IPv4 address or its name")
+    return str(address)
+
+
+def _pod_with_ip(cluster: Cluster, ip: str, nodes: Mapping[str, NodeInfo]) -> tuple[PodInfo, bool]:
+    """The Running pod holding `ip`, else an address-only endpoint placed on the node that owns it."""
+    try:
+        holders = [p for p in list_pods(cluster, PodQuery(None, field_selector=f"status.podIP={ip}"))
+                   if p.phase == "Running" and not p.host_network and p.deleted is None]
+    except CannotProbeError:  # may not list pods cluster-wide: treat it as a bare address
+        holders = []
+    if len(holders) == 1:
+        return holders[0], True
+    for node in nodes.values():
+        if ip in node.internal_ips or ip in node.external_ips:
+            return PodInfo("", ip, node_name=node.name, pod_ip=ip, host_ip=ip, host_network=True), False
+        for cidr in node.pod_cidrs:
+            try:
+                if ipaddress.ip_address(ip) in ipaddress.ip_network(cidr, strict=False):
+                    return PodInfo("", ip, node_name=node.name, pod_ip=ip), False
+            except ValueError:
+                continue
+    return PodInfo("", ip, pod_ip=ip), False
+
+
+def _first_port(pod: PodInfo | None, protocol: str) -> int | None:
+    for port in pod.ports if pod else ():
+        if port.protocol.upper() == protocol.upper():
+            return port.port
+    return None
+
+
+def choose_checks(request: TraceRequest, dst: PodInfo | None) -> tuple[str, int | None, tuple[str, ...]]:
+    """(protocol, port, agent probes): the path probes always run (they locate a fault); --proto picks
+    the L4 check: tcp when a port is known (--port, else DST's first TCP containerPort), udp, or none."""
+    proto = request.proto
+    if proto == "icmp":
+        return "icmp", None, PATH_PROBES
+    if proto == "udp":
+        port = request.port or _first_port(dst, "UDP")
+        if not port:
+            raise UsageError("--proto udp needs a port: the destination declares no UDP containerPort",
+                             hint="pass --port")
+        return "udp", port, (*PATH_PROBES, "udp")
+    port = request.port or _first_port(dst, "TCP")
+    if port:
+        return "tcp", port, (*PATH_PROBES, "tcp")
+    if proto == "tcp":
+        raise UsageError("--proto tcp needs a port: the destination declares no TCP containerPort",
+                         hint="pass --port")
+    return "icmp", None, PATH_PROBES
+
+
+def validate(request: TraceRequest) -> None:
+    """Flag values that need no cluster to be refused (exit 2)."""
+    if request.mode not in MODES:
+        raise UsageError(f"unknown --mode {request.mode!r}", hint=f"choose {' or '.join(MODES)}")
+    if request.engine not in ENGINES:
+        raise UsageError(f"unknown --engine {request.engine!r}", hint=f"choose one of {', '.join(ENGINES)}")
+    if request.proto is not None and request.proto not in PROTOCOLS:
+        raise UsageError(f"unknown --proto {request.proto!r}", hint=f"choose one of {', '.join(PROTOCOLS)}")
+    if request.port is not None and not 1 <= request.port <= 65535:
+        raise UsageError(f"--port {request.port} is out of range", hint="1-65535")
+    if not 1 <= request.count <= 100:
+        raise UsageError(f"--count {request.count} is out of range", hint="1-100")
+    if request.timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    if request.mode == "ephemeral" and request.probe_namespace:
+        raise UsageError("--probe-namespace does not apply to --mode ephemeral",
+                         hint="an ephemeral container runs inside the source pod")
+
+
+# ---- the trace ---------------------------------------------------------------------------------
+
+
+def trace(cluster: Cluster, request: TraceRequest, *, say: Say, warn: Say) -> TraceResult:
+    started = time.monotonic()
+    validate(request)
+    warnings: list[str] = []
+
+    def warned(message: str) -> None:
+        warnings.append(message)
+        warn(message)
+
+    default_ns = request.namespace or cluster.namespace
+    say(f"resolving {request.source} and {request.destination}")
+    src = find_pod(cluster, request.source, default_ns)
+    _usable(src, "source")
+    probe_ns = src.namespace if request.mode == "ephemeral" else (request.probe_namespace or src.namespace)
+    probes.check_permissions(cluster, probes.ProbeSpec(probe_ns, src.node_name, "", (), "raw",
+                                                       mode=request.mode, source_pod=src.name))
+    try:
+        nodes = {n.name: n for n in list_nodes(cluster)}
+    except CannotProbeError as exc:
+        nodes = {}
+        warned(f"{exc.message}: the expected path lacks node addresses and podCIDRs")
+    dst_ip = _ipv4(request.destination)
+    if dst_ip is not None:
+        dst, dst_is_pod = _pod_with_ip(cluster, dst_ip, nodes)
+    else:
+        dst, dst_is_pod = find_pod(cluster, request.destination, default_ns), True
+        _usable(dst, "destination")
+    if dst_is_pod and dst.key == src.key:
+        raise UsageError(f"source and destination are the same pod {src.key}", hint="trace two pods")
+    if dst.pod_ip == src.pod_ip and not (src.host_network and dst.host_network):
+        raise UsageError(f"source and destination share the address {src.pod_ip}", hint="trace two pods")
+    protocol, port, wanted = choose_checks(request, dst if dst_is_pod else None)
+
+    say("detecting the datapath")
+    datapath = detect_datapath(cluster, nodes.values())
+    relation = relation_of(src, dst)
+    path = expected(src, dst, relation, datapath, nodes)
+
+    flavours = ("raw", "unprivileged") if request.engine == "auto" else (request.engine,)
+    fallback_reason = ""
+    run: probes.ProbeRun | None = None
+    spec: probes.ProbeSpec | None = None
+    for i, flavour in enumerate(flavours):
+        spec = probes.ProbeSpec(
+            namespace=probe_ns,
+            node=src.node_name, target=dst.pod_ip, probes=wanted, engine=flavour,
+            agent_engine="auto" if request.engine == "auto" and flavour == "raw" else flavour,
+            port=port, count=request.count, agent_timeout=min(2.0, max(0.5, request.timeout / 4)),
+            image=request.image, host_network=src.host_network, mode=request.mode, source_pod=src.name,
+            timeout=request.timeout)
+        try:
+            run = probes.run(cluster, spec, say=say, warn=warned)
+            break
+        except probes.PodSecurityRejected as exc:
+            if i == len(flavours) - 1:
+                raise
+            fallback_reason = exc.message
+            warned(f"Pod Security in namespace {spec.namespace} rejected the raw-socket probe (NET_RAW); "
+                   "falling back to the unprivileged engine (no ARP, no TCP reply TTL)")
+    assert run is not None and spec is not None
+    observed = run.result
+    context = context_for(nodes.values(), dst if dst_is_pod else None, port if protocol == "tcp" else None)
+    verdict = judge(path, observed, context)
+    total = time.monotonic() - started
+    durations = Durations(max(0.0, total - run.start_seconds - run.probe_seconds), run.start_seconds,
+                          run.probe_seconds, total)
+    details = probes_details(request, spec, run, observed, fallback_reason, protocol, port, wanted, durations)
+    return TraceResult(src, dst, dst_is_pod, relation, datapath, path, observed, verdict, details, nodes,
+                       tuple(warnings))
+
+
+def probes_details(request: TraceRequest, spec: probes.ProbeSpec, run: probes.ProbeRun,
+                   observed: Mapping[str, Any], fallback_reason: str, protocol: str, port: int | None,
+                   wanted: tuple[str, ...], durations: Durations) -> ProbeDetails:
+    return ProbeDetails(
+        mode=request.mode, image=request.image, engine=str(observed.get("engine") or spec.engine),
+        requested_engine=request.engine, fallback=bool(fallback_reason), fallback_reason=fallback_reason,
+        namespace=run.namespace, pod=run.pod, container=run.container, run_id=spec.run_id,
+        address=str(((observed.get("probes") or {}).get("local") or {}).get("sourceAddress") or ""),
+        protocol=protocol, port=port, probes=wanted, durations=durations)
