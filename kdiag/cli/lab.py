@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -98,3 +99,17 @@ def build(ctx: typer.Context) -> None:
     found = binaries.resolve(build=True, emit=env.err)
     for path in (found.kube_apiserver, found.kubectl, found.etcd):
         env.out(str(path))
+
+
+@app.command(name="exec", context_settings={"ignore_unknown_options": True})
+def exec_in(
+    target: Annotated[str, typer.Argument(help="node/NAME or pod/[NAMESPACE/]NAME.")],
+    command: Annotated[list[str] | None, typer.Argument(help="Command and arguments, after `--`.")] = None,
+    directory: Path | None = DirOption,
+) -> None:
+    """Run a command in a lab node's or pod's network namespace: `kdiag lab exec pod/web -- ip route`."""
+    from kdiag.lab import dataplane
+
+    code = dataplane.exec_in(_paths(directory), target, list(command or []))
+    if code:
+        raise typer.Exit(code)

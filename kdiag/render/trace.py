@@ -69,7 +69,8 @@ def _hop_text(exp: ExpectedPath, index: int) -> str:
 def expected_chain(exp: ExpectedPath) -> list[Line]:
     what = {"l2": "L2, no router in between", "local": "local delivery",
             "routed": "routed"}[exp.kind]
-    facts = [what, f"TTL -{exp.ttl_decrement}" + ("" if exp.ttl_exact else " (approximate)")]
+    ttl = f"TTL -{exp.ttl_decrement}" if exp.ttl_decrement else "TTL unchanged"
+    facts = [what, ttl + ("" if exp.ttl_exact else " (approximate)")]
     if exp.expected_mtu:
         facts.append(f"MTU {exp.expected_mtu}")
     if exp.encapsulated:
