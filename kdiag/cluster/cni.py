@@ -14,10 +14,11 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+from kdiag.cluster import cni_objects as raw
 from kdiag.model.datapath import Datapath, Evidence, Mode, Overlay, OverlayKind, Routing
 from kdiag.model.objects import NodeInfo
 
@@ -30,94 +31,6 @@ FLANNEL_ANN = "flannel.alpha.coreos.com/"
 CALICO_ANN = "projectcalico.org/"
 
 
-@dataclass(frozen=True)
-class _Inputs:
-    daemonsets: list[dict[str, Any]]
-    configmaps: list[dict[str, Any]]
-    nodes: list[NodeInfo]
-    ippools: list[dict[str, Any]] | None
-
-
-# ---- raw-object helpers --------------------------------------------------------------------------
-
-
-def _meta(obj: Mapping[str, Any]) -> tuple[str, str]:
-    md = obj.get("metadata") or {}
-    return str(md.get("namespace", "")), str(md.get("name", ""))
-
-
-def _ref(kind: str, obj: Mapping[str, Any]) -> str:
-    ns, name = _meta(obj)
-    return f"{kind} {ns}/{name}" if ns else f"{kind} {name}"
-
-
-def _containers(ds: Mapping[str, Any]) -> list[dict[str, Any]]:
-    spec = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
-    return list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
-
-
-def _find_ds(inp: _Inputs, names: Iterable[str], image_hint: str) -> dict[str, Any] | None:
-    """A DaemonSet by name (any namespace: operators move them), else by a container image."""
-    wanted = set(names)
-    for ds in inp.daemonsets:
-        if _meta(ds)[1] in wanted:
-            return ds
-    for ds in inp.daemonsets:
-        if any(image_hint in str(c.get("image", "")) for c in _containers(ds)):
-            return ds
-    return None
-
-
-def _cm(inp: _Inputs, name: str, key: str = "") -> tuple[str, dict[str, str]] | None:
-    """(reference, data) of a ConfigMap named `name` or `name-<hash>` (Antrea <=1.x) holding `key`."""
-    for cm in inp.configmaps:
-        n, data = _meta(cm)[1], {str(k): str(v) for k, v in (cm.get("data") or {}).items()}
-        if (n == name or re.fullmatch(re.escape(name) + r"-[a-z0-9]{5,12}", n)) and (not key or key in data):
-            return _ref("configmap", cm), data
-    return None
-
-
-def _env(inp: _Inputs, ds: Mapping[str, Any]) -> dict[str, str]:
-    """Literal env values of all containers; configMapKeyRef resolved against the listed ConfigMaps
-    (calico.yaml takes CALICO_NETWORKING_BACKEND from calico-config's calico_backend this way)."""
-    out: dict[str, str] = {}
-    for c in _containers(ds):
-        for e in c.get("env") or []:
-            name = str(e.get("name", ""))
-            if "value" in e:
-                out[name] = str(e["value"])
-            ref = (e.get("valueFrom") or {}).get("configMapKeyRef") or {}
-            cm = _cm(inp, str(ref.get("name", "")), str(ref.get("key", ""))) if ref else None
-            if cm is not None:
-                out[name] = cm[1][str(ref["key"])]
-    return out
-
-
-def _args(ds: Mapping[str, Any]) -> dict[str, str]:
-    """`--flag=value` / `--flag` arguments of all containers (kube-router is configured this way)."""
-    out: dict[str, str] = {}
-    for c in _containers(ds):
-        for a in list(c.get("args") or []) + list(c.get("command") or []):
-            m = re.fullmatch(r"--([\w-]+)(?:=(.*))?", str(a).strip())
-            if m:
-                out[m.group(1)] = m.group(2) if m.group(2) is not None else "true"
-    return out
-
-
-def _node_ann(inp: _Inputs, key: str) -> tuple[NodeInfo, str] | None:
-    for n in inp.nodes:
-        if key in n.annotations:
-            return n, n.annotations[key]
-    return None
-
-
-def _int(v: Any, default: int | None = None) -> int | None:
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return default
-
-
 # ---- flannel (also Canal, k3s/RKE2 embedded flannel) ---------------------------------------------
 # DaemonSet kube-flannel/kube-flannel-ds (kube-system/kube-flannel-ds[-amd64] before v0.20; "canal"
 # for Canal), image flannel/flannel or coreos/flannel. ConfigMap kube-flannel-cfg (canal-config) key
@@ -128,18 +41,20 @@ def _int(v: Any, default: int | None = None) -> int | None:
 # bridge cni0 (the CNI conf is *named* cbr0 but the bridge plugin's device is cni0).
 
 
-def _flannel(inp: _Inputs) -> Datapath | None:
-    ds = _find_ds(inp, ("kube-flannel-ds", "kube-flannel-ds-amd64", "kube-flannel", "flannel", "canal"),
-                  "flannel")
-    ann = _node_ann(inp, FLANNEL_ANN + "backend-type")
+def _flannel(inp: raw.Inputs) -> Datapath | None:
+    names = ("kube-flannel-ds", "kube-flannel-ds-amd64", "kube-flannel", "flannel", "canal")
+    ds = raw.find_daemonset(inp, names, "flannel")
+    ann = raw.node_annotation(inp, FLANNEL_ANN + "backend-type")
     if ds is None and ann is None:
         return None
     ev: list[Evidence] = []
     notes: list[str] = []
     backend: dict[str, Any] = {}
     if ds is not None:
-        ev.append(Evidence(_ref("daemonset", ds), "flannel agent DaemonSet"))
-    cm = _cm(inp, "kube-flannel-cfg", "net-conf.json") or _cm(inp, "canal-config", "net-conf.json")
+        ev.append(Evidence(raw.ref("daemonset", ds), "flannel agent DaemonSet"))
+    cm = raw.configmap(inp, "kube-flannel-cfg", "net-conf.json") or raw.configmap(
+        inp, "canal-config", "net-conf.json"
+    )
     if cm is not None:
         try:
             backend = dict(json.loads(cm[1]["net-conf.json"]).get("Backend") or {})
@@ -157,20 +72,20 @@ def _flannel(inp: _Inputs) -> Datapath | None:
             notes.append("no flannel DaemonSet: embedded flannel (k3s/RKE2), seen only as node annotations")
     overlay, routing = Overlay(), Routing.OVERLAY
     if btype == "vxlan":
-        vni = _int(backend.get("VNI"), 1) or 1
-        data = _node_ann(inp, FLANNEL_ANN + "backend-data")
+        vni = raw.to_int(backend.get("VNI"), 1) or 1
+        data = raw.node_annotation(inp, FLANNEL_ANN + "backend-data")
         with contextlib.suppress(ValueError, AttributeError, TypeError):
-            vni = _int(json.loads(data[1] if data else "{}").get("VNI"), vni) or vni
+            vni = raw.to_int(json.loads(data[1] if data else "{}").get("VNI"), vni) or vni
         # Linux's VXLAN default port is 8472 (IANA's 4789 only if Port is set); device flannel.<VNI>.
-        overlay = Overlay(OverlayKind.VXLAN, f"flannel.{vni}", _int(backend.get("Port"), 8472),
+        overlay = Overlay(OverlayKind.VXLAN, f"flannel.{vni}", raw.to_int(backend.get("Port"), 8472),
                           VXLAN_OVERHEAD, vni, cross_subnet_only=bool(backend.get("DirectRouting")))
     elif btype == "host-gw":
         routing = Routing.HOST_GW
     elif btype in ("wireguard", "wireguard-native"):
-        overlay = Overlay(OverlayKind.WIREGUARD, "flannel-wg", _int(backend.get("ListenPort"), 51820),
+        overlay = Overlay(OverlayKind.WIREGUARD, "flannel-wg", raw.to_int(backend.get("ListenPort"), 51820),
                           WG_OVERHEAD)
     elif btype == "udp":
-        overlay = Overlay(OverlayKind.UDP, "flannel0", _int(backend.get("Port"), 8285), 28)
+        overlay = Overlay(OverlayKind.UDP, "flannel0", raw.to_int(backend.get("Port"), 8285), 28)
     elif btype == "ipip":
         overlay = Overlay(OverlayKind.IPIP, "flannel.ipip", None, IPIP_OVERHEAD)
     else:
@@ -196,37 +111,37 @@ def _calico_mode(v: str) -> str:
     return {"always": "Always", "crosssubnet": "CrossSubnet", "cross-subnet": "CrossSubnet"}.get(v, "Never")
 
 
-def _calico(inp: _Inputs) -> Datapath | None:
-    ds = _find_ds(inp, ("calico-node",), "calico/node")
-    addr = _node_ann(inp, CALICO_ANN + "IPv4Address")
+def _calico(inp: raw.Inputs) -> Datapath | None:
+    ds = raw.find_daemonset(inp, ("calico-node",), "calico/node")
+    addr = raw.node_annotation(inp, CALICO_ANN + "IPv4Address")
     if ds is None and addr is None:
         return None
     ev: list[Evidence] = []
     notes: list[str] = []
     ipip = vxlan = "Never"
-    env = _env(inp, ds) if ds is not None else {}
+    env = raw.env_values(inp, ds) if ds is not None else {}
     if ds is not None:
-        ev.append(Evidence(_ref("daemonset", ds), "calico-node agent DaemonSet"))
+        ev.append(Evidence(raw.ref("daemonset", ds), "calico-node agent DaemonSet"))
     pools = [p for p in (inp.ippools or []) if not (p.get("spec") or {}).get("disabled")
              and ":" not in str((p.get("spec") or {}).get("cidr", ""))]
     if pools:
         spec = pools[0].get("spec") or {}
         ipip, vxlan = (_calico_mode(str(spec.get(k, ""))) for k in ("ipipMode", "vxlanMode"))
-        ev.append(Evidence(_ref("ippool", pools[0]),
+        ev.append(Evidence(raw.ref("ippool", pools[0]),
                            f"cidr={spec.get('cidr')} ipipMode={ipip} vxlanMode={vxlan}"))
         if len(pools) > 1:
-            notes.append(f"{len(pools)} IPv4 IPPools; modelled from {_meta(pools[0])[1]}")
+            notes.append(f"{len(pools)} IPv4 IPPools; modelled from {raw.meta(pools[0])[1]}")
     else:
         if inp.ippools is None:
             notes.append("IPPools not readable; using node annotations and calico-node env")
-        ev += [Evidence(_ref("daemonset", ds), f"env {k}={env[k]}") for k in env if ds is not None
+        ev += [Evidence(raw.ref("daemonset", ds), f"env {k}={env[k]}") for k in env if ds is not None
                and k in ("CALICO_IPV4POOL_IPIP", "CALICO_IPV4POOL_VXLAN", "CALICO_NETWORKING_BACKEND")]
         # calico.yaml's default pool is IPIP Always; operator installs carry no env, the annotations decide.
         seeded = "CALICO_IPV4POOL_IPIP" in env or "CALICO_IPV4POOL_VXLAN" in env
         ipip = _calico_mode(env.get("CALICO_IPV4POOL_IPIP", "Never" if addr or not ds else "Always"))
         vxlan = _calico_mode(env.get("CALICO_IPV4POOL_VXLAN", "Never"))
         for key in ("IPv4IPIPTunnelAddr", "IPv4VXLANTunnelAddr"):
-            hit = _node_ann(inp, CALICO_ANN + key)
+            hit = raw.node_annotation(inp, CALICO_ANN + key)
             if hit is not None:
                 ev.append(Evidence(f"node {hit[0].name}", f"annotation {CALICO_ANN}{key}={hit[1]}"))
                 if not seeded and key == "IPv4IPIPTunnelAddr":
@@ -237,12 +152,12 @@ def _calico(inp: _Inputs) -> Datapath | None:
         ev.append(Evidence(f"node {addr[0].name}", f"annotation {CALICO_ANN}IPv4Address={addr[1]}"))
     overlay, routing = Overlay(), Routing.BGP
     if vxlan != "Never":
-        overlay = Overlay(OverlayKind.VXLAN, "vxlan.calico", _int(env.get("FELIX_VXLANPORT"), 4789),
+        overlay = Overlay(OverlayKind.VXLAN, "vxlan.calico", raw.to_int(env.get("FELIX_VXLANPORT"), 4789),
                           VXLAN_OVERHEAD, 4096, cross_subnet_only=vxlan == "CrossSubnet")
     elif ipip != "Never":
         overlay = Overlay(OverlayKind.IPIP, "tunl0", None, IPIP_OVERHEAD,
                           cross_subnet_only=ipip == "CrossSubnet")
-    wg = _node_ann(inp, CALICO_ANN + "IPv4WireguardInterfaceAddr")
+    wg = raw.node_annotation(inp, CALICO_ANN + "IPv4WireguardInterfaceAddr")
     if wg is not None:
         # Felix routes cross-node pod traffic through wireguard.cali instead of the IPIP/VXLAN tunnel.
         ev.append(Evidence(
@@ -252,8 +167,9 @@ def _calico(inp: _Inputs) -> Datapath | None:
         routing = Routing.OVERLAY
     if env.get("CALICO_NETWORKING_BACKEND", "").lower() == "none":
         notes.append("CALICO_NETWORKING_BACKEND=none: Calico provides policy only")
+    calico_config = (raw.configmap(inp, "calico-config") or ("", {}))[1]
     return Datapath("calico", Mode.PTP, routing, overlay, gateway=LINK_LOCAL_GW,
-                    pod_mtu=_int((_cm(inp, "calico-config") or ("", {}))[1].get("veth_mtu")) or None,
+                    pod_mtu=raw.to_int(calico_config.get("veth_mtu")) or None,
                     evidence=tuple(ev), notes=tuple(notes))
 
 
@@ -266,12 +182,12 @@ def _calico(inp: _Inputs) -> Datapath | None:
 # would, and hops may not answer traceroute, so TTL is not held against it (generic=True).
 
 
-def _cilium(inp: _Inputs) -> Datapath | None:
-    ds = _find_ds(inp, ("cilium",), "cilium/cilium")
-    cm = _cm(inp, "cilium-config")
+def _cilium(inp: raw.Inputs) -> Datapath | None:
+    ds = raw.find_daemonset(inp, ("cilium",), "cilium/cilium")
+    cm = raw.configmap(inp, "cilium-config")
     if ds is None and cm is None:
         return None
-    ev = [Evidence(_ref("daemonset", ds), "cilium agent DaemonSet")] if ds is not None else []
+    ev = [Evidence(raw.ref("daemonset", ds), "cilium agent DaemonSet")] if ds is not None else []
     data = cm[1] if cm else {}
     mode = data.get("routing-mode", "")
     proto = data.get("tunnel-protocol", "") or data.get("tunnel", "")
@@ -284,14 +200,14 @@ def _cilium(inp: _Inputs) -> Datapath | None:
     if not native:
         routing = Routing.OVERLAY
         if proto == "geneve":
-            overlay = Overlay(OverlayKind.GENEVE, "cilium_geneve", _int(data.get("tunnel-port"), 6081),
+            overlay = Overlay(OverlayKind.GENEVE, "cilium_geneve", raw.to_int(data.get("tunnel-port"), 6081),
                               GENEVE_OVERHEAD)
         else:
-            overlay = Overlay(OverlayKind.VXLAN, "cilium_vxlan", _int(data.get("tunnel-port"), 8472),
+            overlay = Overlay(OverlayKind.VXLAN, "cilium_vxlan", raw.to_int(data.get("tunnel-port"), 8472),
                               VXLAN_OVERHEAD)
     if data.get("enable-wireguard", "").lower() == "true":
         overlay, routing = Overlay(OverlayKind.WIREGUARD, "cilium_wg0", 51871, WG_OVERHEAD), Routing.OVERLAY
-    return Datapath("cilium", Mode.PTP, routing, overlay, pod_mtu=_int(data.get("mtu")) or None,
+    return Datapath("cilium", Mode.PTP, routing, overlay, pod_mtu=raw.to_int(data.get("mtu")) or None,
                     generic=True, evidence=tuple(ev),
                     notes=("eBPF datapath: TTL and traceroute hops may differ from the kernel model",))
 
@@ -315,71 +231,71 @@ def _yaml_scalar(text: str, key: str) -> str:
     return m.group(1) if m else ""
 
 
-def _antrea(inp: _Inputs) -> Datapath | None:
-    ds = _find_ds(inp, ("antrea-agent",), "antrea/antrea")
-    cm = _cm(inp, "antrea-config", "antrea-agent.conf")
+def _antrea(inp: raw.Inputs) -> Datapath | None:
+    ds = raw.find_daemonset(inp, ("antrea-agent",), "antrea/antrea")
+    cm = raw.configmap(inp, "antrea-config", "antrea-agent.conf")
     if ds is None and cm is None:
         return None
-    ev = [Evidence(_ref("daemonset", ds), "antrea-agent DaemonSet")] if ds is not None else []
+    ev = [Evidence(raw.ref("daemonset", ds), "antrea-agent DaemonSet")] if ds is not None else []
     conf = cm[1]["antrea-agent.conf"] if cm else ""
     tunnel = _yaml_scalar(conf, "tunnelType").lower() or "geneve"
     encap = _yaml_scalar(conf, "trafficEncapMode") or "encap"
     if cm is not None:
         ev.append(Evidence(cm[0], f"antrea-agent.conf tunnelType={tunnel} trafficEncapMode={encap}"))
     kind, port, over = _ANTREA_TUNNELS.get(tunnel, _ANTREA_TUNNELS["geneve"])
-    port = _int(_yaml_scalar(conf, "tunnelPort"), port) if port else None
+    port = raw.to_int(_yaml_scalar(conf, "tunnelPort"), port) if port else None
     overlay, routing = Overlay(kind, "antrea-tun0", port, over), Routing.OVERLAY
     if encap.lower() in ("noencap", "networkpolicyonly"):
         overlay, routing = Overlay(), Routing.NATIVE
     elif encap.lower() == "hybrid":
         overlay = Overlay(kind, "antrea-tun0", port, over, cross_subnet_only=True)
     return Datapath("antrea", Mode.BRIDGE, routing, overlay, bridge="br-int", generic=True,
-                    pod_mtu=_int(_yaml_scalar(conf, "defaultMTU")) or None, evidence=tuple(ev),
+                    pod_mtu=raw.to_int(_yaml_scalar(conf, "defaultMTU")) or None, evidence=tuple(ev),
                     notes=("OVS pipeline: cross-node TTL handling differs from the kernel model",))
 
 
 # ---- the rest: one DaemonSet each ------------------------------------------------------------------
 
 
-def _ovn(inp: _Inputs) -> Datapath | None:
+def _ovn(inp: raw.Inputs) -> Datapath | None:
     # DaemonSet ovnkube-node in ovn-kubernetes (upstream) or openshift-ovn-kubernetes. Geneve between
     # nodes on UDP 6081 via the OVS tunnel port genev_sys_6081; pods sit on the node's logical switch
     # (L2), the ovn_cluster_router owns podCIDR .1. OVN recommends 100 bytes of headroom (MTU 1400).
-    ds = _find_ds(inp, ("ovnkube-node",), "ovn-kubernetes")
+    ds = raw.find_daemonset(inp, ("ovnkube-node",), "ovn-kubernetes")
     if ds is None:
         return None
     return Datapath("ovn-kubernetes", Mode.BRIDGE, Routing.OVERLAY,
                     Overlay(OverlayKind.GENEVE, "genev_sys_6081", 6081, 100), bridge="br-int", generic=True,
-                    evidence=(Evidence(_ref("daemonset", ds), "ovnkube-node DaemonSet"),),
+                    evidence=(Evidence(raw.ref("daemonset", ds), "ovnkube-node DaemonSet"),),
                     notes=("OVN logical routers: TTL handling differs from the kernel model",))
 
 
-def _weave(inp: _Inputs) -> Datapath | None:
+def _weave(inp: raw.Inputs) -> Datapath | None:
     # DaemonSet kube-system/weave-net, container weave (weaveworks/weave-kube); env WEAVE_MTU (default
     # 1376), WEAVE_NO_FASTDP. Weave is one L2 network across nodes: bridge "weave" on each node, frames
     # carried by the fast datapath (kernel VXLAN vxlan-6784, UDP 6784) or sleeve (UDP 6783).
-    ds = _find_ds(inp, ("weave-net",), "weave-kube")
+    ds = raw.find_daemonset(inp, ("weave-net",), "weave-kube")
     if ds is None:
         return None
-    env = _env(inp, ds)
+    env = raw.env_values(inp, ds)
     sleeve = env.get("WEAVE_NO_FASTDP", "").lower() in ("1", "true", "yes")
     overlay = (Overlay(OverlayKind.UDP, "weave", 6783, 50) if sleeve
                else Overlay(OverlayKind.VXLAN, "vxlan-6784", 6784, VXLAN_OVERHEAD))
     return Datapath("weave", Mode.BRIDGE, Routing.L2, overlay, bridge="weave",
-                    pod_mtu=_int(env.get("WEAVE_MTU"), 1376),
-                    evidence=(Evidence(_ref("daemonset", ds), "weave-net DaemonSet"
+                    pod_mtu=raw.to_int(env.get("WEAVE_MTU"), 1376),
+                    evidence=(Evidence(raw.ref("daemonset", ds), "weave-net DaemonSet"
                                        + (" WEAVE_NO_FASTDP (sleeve)" if sleeve else "")),))
 
 
-def _kube_router(inp: _Inputs) -> Datapath | None:
+def _kube_router(inp: raw.Inputs) -> Datapath | None:
     # DaemonSet kube-system/kube-router, flags --run-router, --enable-overlay (default true),
     # --overlay-type subnet (default: tunnel only to nodes in other subnets) | full, --overlay-encap
     # ipip (default) | fou. Pods on bridge kube-bridge; routes exchanged over BGP; tunnels tun-<hash>.
-    ds = _find_ds(inp, ("kube-router",), "kube-router")
+    ds = raw.find_daemonset(inp, ("kube-router",), "kube-router")
     if ds is None:
         return None
-    args = _args(ds)
-    ev = [Evidence(_ref("daemonset", ds), "kube-router DaemonSet " + " ".join(
+    args = raw.flags(ds)
+    ev = [Evidence(raw.ref("daemonset", ds), "kube-router DaemonSet " + " ".join(
         f"--{k}={args[k]}" for k in ("run-router", "enable-overlay", "overlay-type") if k in args))]
     overlay, routing = Overlay(), Routing.BGP
     if args.get("enable-overlay", "true").lower() == "true":
@@ -389,31 +305,31 @@ def _kube_router(inp: _Inputs) -> Datapath | None:
     return Datapath("kube-router", Mode.BRIDGE, routing, overlay, bridge="kube-bridge", evidence=tuple(ev))
 
 
-def _aws(inp: _Inputs) -> Datapath | None:
+def _aws(inp: raw.Inputs) -> Datapath | None:
     # DaemonSet kube-system/aws-node (amazon-k8s-cni image); env AWS_VPC_ENI_MTU (default 9001).
     # Pod IPs are ENI secondary IPs: no overlay, the VPC delivers them; 169.254.1.1 static ARP gateway.
-    ds = _find_ds(inp, ("aws-node",), "amazon-k8s-cni")
+    ds = raw.find_daemonset(inp, ("aws-node",), "amazon-k8s-cni")
     if ds is None:
         return None
-    env = _env(inp, ds)
+    env = raw.env_values(inp, ds)
     return Datapath("aws-vpc-cni", Mode.PTP, Routing.VPC, gateway=LINK_LOCAL_GW,
-                    pod_mtu=_int(env.get("POD_MTU") or env.get("AWS_VPC_ENI_MTU"), 9001),
-                    evidence=(Evidence(_ref("daemonset", ds), "aws-node DaemonSet"),))
+                    pod_mtu=raw.to_int(env.get("POD_MTU") or env.get("AWS_VPC_ENI_MTU"), 9001),
+                    evidence=(Evidence(raw.ref("daemonset", ds), "aws-node DaemonSet"),))
 
 
-def _kindnet(inp: _Inputs) -> Datapath | None:
+def _kindnet(inp: raw.Inputs) -> Datapath | None:
     # DaemonSet kube-system/kindnet (kind), image kindest/kindnetd. CNI "ptp" plugin: the node-side veth
     # holds the podCIDR's .1 as gateway; kindnetd adds a route per peer podCIDR via the peer node IP.
-    ds = _find_ds(inp, ("kindnet",), "kindnetd")
+    ds = raw.find_daemonset(inp, ("kindnet",), "kindnetd")
     if ds is None:
         return None
     return Datapath("kindnet", Mode.PTP, Routing.HOST_GW,
-                    evidence=(Evidence(_ref("daemonset", ds), "kindnet DaemonSet (ptp, host routes)"),))
+                    evidence=(Evidence(raw.ref("daemonset", ds), "kindnet DaemonSet (ptp, host routes)"),))
 
 
 # Most specific first. Canal (flannel networking + Calico policy) matches flannel before calico; an EKS
 # cluster running calico-node for policy next to aws-node is AWS VPC CNI, handled in detect().
-_DETECTORS: tuple[Callable[[_Inputs], Datapath | None], ...] = (
+_DETECTORS: tuple[Callable[[raw.Inputs], Datapath | None], ...] = (
     _cilium, _antrea, _ovn, _weave, _kube_router, _kindnet, _flannel, _calico, _aws,
 )
 
@@ -421,7 +337,7 @@ _DETECTORS: tuple[Callable[[_Inputs], Datapath | None], ...] = (
 def detect(daemonsets: list[dict[str, Any]], configmaps: list[dict[str, Any]], nodes: list[NodeInfo],
            ippools: list[dict[str, Any]] | None) -> Datapath:
     """The cluster's datapath with its evidence; cni "unknown" with the generic model if nothing fits."""
-    inp = _Inputs(list(daemonsets), list(configmaps), list(nodes), ippools)
+    inp = raw.Inputs(list(daemonsets), list(configmaps), list(nodes), ippools)
     found = [dp for dp in (d(inp) for d in _DETECTORS) if dp is not None]
     aws = next((dp for dp in found if dp.cni == "aws-vpc-cni"), None)
     if aws is not None and any(dp.cni == "calico" for dp in found):
