@@ -6,20 +6,16 @@ the kubeconfig. Everything lives under one lab directory (see `LabPaths`).
 
 from __future__ import annotations
 
-import json
 import secrets
-import ssl
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import yaml
 
-from kdiag.errors import LabError
+from kdiag.cluster.client import Cluster, ClusterOptions
+from kdiag.errors import KdiagError, LabError
 from kdiag.lab import pki
 from kdiag.lab.binaries import LabBinaries
 from kdiag.lab.paths import LabPaths
@@ -31,6 +27,7 @@ ADMIN_CONTEXT = "kdiag-lab"
 VIEWER_CONTEXT = "kdiag-lab-viewer"
 SERVICE_CIDR = "10.96.0.0/16"
 READY_TIMEOUT = 90.0
+RBAC = "/apis/rbac.authorization.k8s.io/v1"
 
 
 @dataclass(frozen=True)
@@ -164,14 +161,14 @@ def start(
     pid = spawn(_apiserver_argv(binaries, paths, api_port, etcd_port), paths.logs / "kube-apiserver.log")
     daemons.append(Daemon("kube-apiserver", pid, str(binaries.kube_apiserver)))
     server = f"https://127.0.0.1:{api_port}"
+    write_kubeconfig(paths, server, admin_token, viewer_token)
     try:
-        wait_ready(server, paths, admin_token, daemons)
+        wait_ready(paths, daemons)
     except LabError as exc:
         raise LabError(
             f"kube-apiserver did not become ready: {exc.message}",
             hint=f"see {paths.logs / 'kube-apiserver.log'} and {paths.logs / 'etcd.log'}",
         ) from None
-    write_kubeconfig(paths, server, admin_token, viewer_token)
     emit("starting lab controllers (default ServiceAccounts, kube-root-ca.crt, namespace finalizing)")
     pid = spawn(
         [sys.executable, "-m", "kdiag.lab.controllers", "--dir", str(paths.root)],
@@ -181,40 +178,30 @@ def start(
     return server
 
 
-def wait_ready(server: str, paths: LabPaths, token: str, daemons: list[Daemon]) -> None:
+def admin_cluster(paths: LabPaths) -> Cluster:
+    """kdiag's own API client, as the lab admin (the kubeconfig is written before the wait)."""
+    options = ClusterOptions(kubeconfig=str(paths.kubeconfig), context=ADMIN_CONTEXT, request_timeout=10)
+    return Cluster(options)
+
+
+def wait_ready(paths: LabPaths, daemons: list[Daemon]) -> None:
     """Poll /readyz (the apiserver offers no way to be told) until ok or a daemon dies."""
-    context = ssl.create_default_context(cafile=str(paths.ca_cert))
-    request = urllib.request.Request(f"{server}/readyz", headers={"Authorization": f"Bearer {token}"})
+    api = admin_cluster(paths)
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
         for daemon in daemons:
             if not daemon.running():
                 raise LabError(f"{daemon.name} exited during start-up")
         try:
-            with urllib.request.urlopen(request, context=context, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
+            if api.request_raw("GET", "/readyz", what="check /readyz", timeout=2) == b"ok":
+                return
+        except KdiagError:
             pass
         time.sleep(0.2)
     raise LabError(f"no ok from /readyz within {READY_TIMEOUT:.0f}s")
 
 
-def api_call(server: str, paths: LabPaths, method: str, path: str, body: object | None = None) -> object:
-    """A small admin API call over HTTPS with the lab CA (no kubernetes client needed here)."""
-    context = ssl.create_default_context(cafile=str(paths.ca_cert))
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        f"{server}{path}",
-        data=data,
-        method=method,
-        headers={"Authorization": f"Bearer {read_token(paths)}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, context=context, timeout=10) as response:
-        return json.loads(response.read() or b"null")
-
-
-def bootstrap_objects(server: str, paths: LabPaths) -> None:
+def bootstrap_objects(paths: LabPaths) -> None:
     """Cluster objects the lab needs once: the viewer's binding to the built-in `view` role."""
     binding = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -224,20 +211,20 @@ def bootstrap_objects(server: str, paths: LabPaths) -> None:
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": VIEWER_USER}],
     }
     try:
-        api_call(server, paths, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", binding)
-    except urllib.error.HTTPError as exc:
-        if exc.code != 409:  # already bound (a restarted lab reusing its etcd) is fine
-            raise LabError(f"could not bind {VIEWER_USER} to the view role: HTTP {exc.code}") from exc
+        admin_cluster(paths).request("POST", f"{RBAC}/clusterrolebindings", body=binding,
+                                     what="bind lab-viewer to the view role")
+    except KdiagError as exc:
+        if "already exists" not in exc.message:  # a restarted lab reusing its etcd is fine
+            raise LabError(f"could not bind {VIEWER_USER} to the view role: {exc.message}") from exc
 
 
-def aggregate_cluster_roles(server: str, paths: LabPaths) -> None:
+def aggregate_cluster_roles(paths: LabPaths) -> None:
     """Fill aggregated ClusterRoles (view, edit, admin) as the controller-manager's
     clusterrole-aggregation controller does: the union of the rules of every ClusterRole whose
     labels match the aggregation selectors. Done once at `up`; the lab adds no roles later."""
-    base = "/apis/rbac.authorization.k8s.io/v1/clusterroles"
-    roles = api_call(server, paths, "GET", base)
-    assert isinstance(roles, dict)
-    items = roles["items"]
+    api = admin_cluster(paths)
+    base = f"{RBAC}/clusterroles"
+    items = api.request("GET", base, what="list cluster roles")["items"]
     for role in items:
         selectors = (role.get("aggregationRule") or {}).get("clusterRoleSelectors") or []
         if not selectors:
@@ -253,8 +240,5 @@ def aggregate_cluster_roles(server: str, paths: LabPaths) -> None:
                     rules += [r for r in other.get("rules") or [] if r not in rules]
                     break
         role["rules"] = rules
-        api_call(server, paths, "PUT", f"{base}/{role['metadata']['name']}", role)
-
-
-def read_token(paths: LabPaths) -> str:
-    return Path(paths.admin_token_file).read_text().strip()
+        name = role["metadata"]["name"]
+        api.request("PUT", f"{base}/{name}", body=role, what=f"aggregate cluster role {name}")

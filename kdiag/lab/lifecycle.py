@@ -61,8 +61,8 @@ def up(paths: LabPaths, *, datapath: str, workers: int, emit: Emit, dataplane: b
     try:
         state.server = controlplane.start(paths, bins, emit, state.daemons)
         state.save(paths)  # saved early: a failure below must still let `down` find the daemons
-        controlplane.bootstrap_objects(state.server, paths)
-        controlplane.aggregate_cluster_roles(state.server, paths)
+        controlplane.bootstrap_objects(paths)
+        controlplane.aggregate_cluster_roles(paths)
         if dataplane:
             from kdiag.lab import dataplane as lab_dataplane
 
