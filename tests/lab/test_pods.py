@@ -219,3 +219,5 @@ def test_completion_offers_names_from_the_cluster(lab: Lab, varied: str) -> None
     assert varied in _complete(lab, "kdiag pods -n t-pods-")
     assert _complete(lab, f"kdiag pods -n {varied} -o n") == ["net", "name"]
     assert set(_complete(lab, f"kdiag pairs -n {varied} -o ")) >= {"summary", "json"}
+    assert _complete(lab, "kdiag trace hello-app-1") == ["hello-app-1-675b9f655c-8r76c"]
+    assert _complete(lab, f"kdiag trace {varied}/cra") == [f"{varied}/crashloop"]
