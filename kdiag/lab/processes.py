@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -64,33 +65,31 @@ def _reap(pid: int) -> None:
 
 
 def stop(pid: int, marker: str, *, grace: float = 10.0) -> bool:
-    """SIGTERM, wait up to `grace` seconds, then SIGKILL. Returns whether it was running."""
+    """SIGTERM, wait up to `grace` seconds for the exit, then SIGKILL. Returns whether it ran.
+
+    The wait is on a pidfd, which becomes readable when the process exits (no polling); the
+    pidfd is opened before the signal, so a pid recycled meanwhile can never be signalled.
+    """
     if not is_ours(pid, marker):
         return False
     try:
-        os.kill(pid, signal.SIGTERM)
+        pidfd = os.pidfd_open(pid)
     except ProcessLookupError:
         return False
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        _reap(pid)
-        if not is_ours(pid, marker) or _is_zombie(pid):
-            return True
-        time.sleep(0.05)
     try:
-        os.kill(pid, signal.SIGKILL)
+        signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+        if not _exited(pidfd, grace):
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            _exited(pidfd, grace)
     except ProcessLookupError:
-        return True
-    while is_ours(pid, marker) and not _is_zombie(pid):
+        pass
+    finally:
+        os.close(pidfd)
         _reap(pid)
-        time.sleep(0.05)
     return True
 
 
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    # The state letter follows the parenthesised command name, which may itself hold spaces.
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+def _exited(pidfd: int, timeout: float) -> bool:
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(timeout * 1000))
