@@ -29,9 +29,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.agent import topology as topo  # noqa: E402  (needs the repo root on sys.path)
+from kdiag.agent import agent_source  # noqa: E402  (needs the repo root on sys.path)
+from tests.agent import topology as topo  # noqa: E402
 
-SOURCE = (REPO / "kdiag" / "agent" / "agent.py").read_text()
+SOURCE = agent_source()  # exactly what kdiag ships into probe pods
 HEALTHY_TARGET_SECONDS = 1.0
 
 

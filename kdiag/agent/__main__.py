@@ -1,5 +1,5 @@
 """``python3 -m kdiag.agent '<spec json>'``: run the probe agent locally."""
 
-from kdiag.agent.agent import main
+from .agent import main
 
 raise SystemExit(main())

@@ -1,7 +1,7 @@
 """Probe pods: build one, run the agent in it, read its ProbeResult, and always delete it.
 
-A probe pod runs `kdiag/agent/agent.py` as `python3 -c <source> <spec json>` on the source pod's
-node (spec.nodeName, so no scheduler is involved), with the least privilege its engine needs:
+A probe pod runs the agent (`kdiag.agent.agent_source()`) as `python3 -c <source> <spec json>` on
+the source pod's node (spec.nodeName, so no scheduler is involved), with the least privilege its engine needs:
 
 - raw engine: capabilities drop ALL + add NET_RAW, uid 0 (file capabilities aside, a non-root
   process gets no effective capabilities from the container's set); Pod Security `baseline` allows it;

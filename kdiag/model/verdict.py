@@ -85,7 +85,7 @@ def _int(raw: Any) -> int | None:
 
 
 def _observations(observed: Mapping[str, Any]) -> Observed:
-    """The one place that knows the ProbeResult's field names (kdiag/agent/agent.py)."""
+    """The one place that knows the ProbeResult's field names (built by kdiag/agent)."""
     if not isinstance(observed, Mapping) or observed.get("kind") != "ProbeResult":
         return Observed(valid=False)
     probes = observed.get("probes") or {}

@@ -19,11 +19,14 @@ from typing import Any
 import jsonschema
 import pytest
 
+from kdiag.agent import agent_source
 from tests.agent import topology as topo
 from tests.prereq import require, require_root_netns
 
 REPO = Path(__file__).resolve().parents[2]
-AGENT_PATH = REPO / "kdiag" / "agent" / "agent.py"
+AGENT_DIR = REPO / "kdiag" / "agent"
+# Every module of the agent package, the shipped bootstrap (__init__) and `-m` entry included.
+AGENT_FILES = sorted(AGENT_DIR.glob("*.py"))
 SCHEMA = json.loads((REPO / "docs" / "probe-result.schema.json").read_text())
 SYSTEM_PYTHON, NOBODY = topo.SYSTEM_PYTHON, topo.NOBODY
 # Port plan on t1: 8080 open, 8081 closed (RST), 8082 dropped, 8083 rejected with ICMP;
@@ -72,7 +75,7 @@ def run_agent(
 ) -> Run:
     """Run the agent as `python -m kdiag.agent` or, with `as_source`, as `python -c <source>`."""
     text = spec if isinstance(spec, str) else json.dumps(spec)
-    entry = ["-c", AGENT_PATH.read_text()] if as_source else ["-m", "kdiag.agent"]
+    entry = ["-c", agent_source()] if as_source else ["-m", "kdiag.agent"]
     argv = [python, *flags, *entry, text]
     if as_nobody:
         argv = NOBODY + argv

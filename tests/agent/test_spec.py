@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from kdiag.agent import agent_source
-from kdiag.agent.agent import DEFAULTS, SpecError, budget_seconds, checksum, parse_spec
-from tests.agent.conftest import AGENT_PATH, run_agent
+from kdiag.agent import MODULES, agent_source
+from kdiag.agent.packets import checksum
+from kdiag.agent.spec import DEFAULTS, SpecError, budget_seconds, parse_spec
+from tests.agent.conftest import AGENT_DIR, AGENT_FILES, run_agent
 from tests.prereq import require
 
 
@@ -59,7 +62,7 @@ def test_bad_spec_exits_2_with_one_line_and_no_document(spec: str) -> None:
 
 
 def test_missing_spec_argument_exits_2() -> None:
-    proc = subprocess.run([sys.executable, "-c", AGENT_PATH.read_text()], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", agent_source()], capture_output=True, text=True,
                           check=False)
     assert proc.returncode == 2
     assert proc.stdout == ""
@@ -70,22 +73,48 @@ def test_checksum_matches_rfc1071_example() -> None:
     assert checksum(bytes.fromhex("0001f203f4f5f6f7")) == 0x220D
 
 
-def test_agent_source_is_the_module_text() -> None:
-    assert agent_source() == AGENT_PATH.read_text()
+def test_agent_source_ships_every_module() -> None:
+    """A module added to kdiag/agent/ but not to MODULES would be missing in the probe pod."""
+    shipped = {path.stem for path in AGENT_FILES} - {"__init__", "__main__"}
+    assert set(MODULES) == shipped
+    source = agent_source()
+    for name in MODULES:
+        assert repr((AGENT_DIR / f"{name}.py").read_text()) in source, name
+    assert "kdiag probe agent" in source  # what the cluster tests look for in the pod's command
+
+
+def shipped_texts() -> list[tuple[str, str]]:
+    """(label, text) of every agent module and of the one source that is shipped."""
+    return [(path.name, path.read_text()) for path in AGENT_FILES] + [("agent_source()", agent_source())]
+
+
+def test_agent_imports_nothing_of_kdiag() -> None:
+    """The house check: relative imports inside the package, never `import kdiag...`."""
+    pattern = re.compile(r"^\s*(import|from)\s+kdiag", re.MULTILINE)
+    offenders = [label for label, text in shipped_texts() if pattern.search(text)]
+    assert offenders == []
 
 
 def test_agent_imports_only_the_standard_library() -> None:
-    tree = ast.parse(AGENT_PATH.read_text())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.module}
-    assert imported, "found no imports at all; the walk is broken"
-    assert imported <= set(sys.stdlib_module_names), imported - set(sys.stdlib_module_names)
+    """Absolute imports only; relative ones (`from .spec import ...`) stay inside the package."""
+    imported = {}
+    for label, text in shipped_texts():
+        tree = ast.parse(text)
+        names = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names}
+        names |= {node.module.split(".")[0] for node in ast.walk(tree)
+                  if isinstance(node, ast.ImportFrom) and node.module and not node.level}
+        imported[label] = names - set(sys.stdlib_module_names)
+        assert names or label == "__main__.py", f"found no imports in {label}; the walk is broken"
+    assert {label: names for label, names in imported.items() if names} == {}
 
 
-def test_agent_is_python38_compatible() -> None:
+def test_agent_is_python38_compatible(tmp_path: Path) -> None:
+    """Every module, and the shipped source (bootstrap included) as one file."""
     require(shutil.which("vermin") is not None, "needs vermin (pip install vermin)")
-    argv = ["vermin", "-t=3.8-", "--no-tips", "--violations", "--eval-annotations", str(AGENT_PATH)]
+    shipped = tmp_path / "agent_source.py"
+    shipped.write_text(agent_source())
+    paths = [str(path) for path in AGENT_FILES] + [str(shipped)]
+    argv = ["vermin", "-t=3.8-", "--no-tips", "--violations", "--eval-annotations", *paths]
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr

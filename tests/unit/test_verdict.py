@@ -52,7 +52,7 @@ def path(dp: Datapath = FLANNEL, cross: bool = True) -> ExpectedPath:
     return expected(HELLO1, dst, Relation.CROSS_NODE if cross else Relation.SAME_NODE, dp, NODES)
 
 
-# ---- ProbeResult builders (shapes from kdiag/agent/agent.py) ------------------------------------------
+# ---- ProbeResult builders (kdiag/agent's shapes) ------------------------------------------
 
 
 def nm(reason: str, **extra: Any) -> dict[str, Any]:
