@@ -6,26 +6,22 @@ import typer
 
 from kdiag.cli import options as opt
 from kdiag.cli.env import Environment
+from kdiag.cluster.client import ClusterOptions
 
 
+@opt.connected(namespaced=True, all_namespaces=True)
 def cleanup(
     ctx: typer.Context,
-    namespace: opt.Namespace = None,
-    all_namespaces: opt.AllNamespaces = False,
-    kubeconfig: opt.Kubeconfig = None,
-    context: opt.Context = None,
-    request_timeout: opt.RequestTimeout = "0",
+    *,
+    connection: ClusterOptions,
 ) -> None:
     """Delete kdiag probe pods (label app.kubernetes.io/managed-by=kdiag) in a namespace, or all (-A)."""
     from kdiag.cluster.client import Cluster
     from kdiag.cluster.probes import cleanup as delete_probe_pods
 
     env: Environment = ctx.obj
-    cluster = Cluster(opt.cluster_options(
-        kubeconfig=kubeconfig, context=context, namespace=namespace,
-        all_namespaces=all_namespaces, request_timeout=request_timeout,
-    ))
-    scope = None if all_namespaces else cluster.namespace
+    cluster = Cluster(connection)
+    scope = cluster.scope
     if scope:
         cluster.ensure_namespace(scope)
     deleted = delete_probe_pods(cluster, scope)

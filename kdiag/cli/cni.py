@@ -8,6 +8,7 @@ import typer
 
 from kdiag.cli import options as opt
 from kdiag.cli.env import Environment
+from kdiag.cluster.client import ClusterOptions
 from kdiag.model.datapath import Datapath, Mode, Routing
 from kdiag.render import registry
 
@@ -43,12 +44,12 @@ def datapath_text(datapath: Datapath) -> str:
     return "\n".join(lines) + "\n"
 
 
+@opt.connected(namespaced=False, all_namespaces=False)
 def cni(
     ctx: typer.Context,
     output: str = opt.output_option(registry.choices(CNI_VIEWS, with_name=False), "text"),
-    kubeconfig: opt.Kubeconfig = None,
-    context: opt.Context = None,
-    request_timeout: opt.RequestTimeout = "0",
+    *,
+    connection: ClusterOptions,
 ) -> None:
     """Detect the cluster's CNI and datapath (bridge or point-to-point, overlay, MTU) with its evidence."""
     from kdiag.cluster.client import Cluster
@@ -56,9 +57,7 @@ def cni(
     from kdiag.cluster.inventory import list_nodes
 
     env: Environment = ctx.obj
-    cluster = Cluster(opt.cluster_options(
-        kubeconfig=kubeconfig, context=context, namespace=None, request_timeout=request_timeout,
-    ))
+    cluster = Cluster(connection)
     datapath = detect_datapath(cluster, list_nodes(cluster))
     view = registry.View(document=lambda: datapath_document(datapath),
                          texts={"text": lambda: datapath_text(datapath)})

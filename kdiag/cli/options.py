@@ -6,8 +6,11 @@ Each command declares the ones it takes with these Annotated types and turns the
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar, cast
 
 import typer
 
@@ -15,6 +18,7 @@ from kdiag.cluster.client import ClusterOptions
 from kdiag.errors import UsageError
 
 GLOBAL = "Cluster connection"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _params(ctx: typer.Context) -> ClusterOptions:
@@ -112,6 +116,52 @@ def cluster_options(
         all_namespaces=all_namespaces,
         request_timeout=parse_duration(request_timeout, "--request-timeout"),
     )
+
+
+_CONNECTION_FLAGS = ("kubeconfig", "context", "request_timeout", "namespace", "all_namespaces")
+
+
+def connected(*, namespaced: bool = True, all_namespaces: bool = False) -> Callable[[F], F]:
+    """Give a command kubectl's connection flags without repeating them in every signature.
+
+    The decorated function takes `connection: ClusterOptions` instead; typer sees (through
+    `__signature__`) --kubeconfig, --context and --request-timeout, plus -n/--namespace when
+    `namespaced` and -A/--all-namespaces when `all_namespaces`.
+    """
+    flags: list[tuple[str, Any, Any]] = []
+    if namespaced:
+        flags.append(("namespace", Namespace, None))
+    if all_namespaces:
+        flags.append(("all_namespaces", AllNamespaces, False))
+    flags += [
+        ("kubeconfig", Kubeconfig, None), ("context", Context, None), ("request_timeout", RequestTimeout, "0")
+    ]
+
+    def decorate(command: F) -> F:
+        signature = inspect.signature(command, eval_str=True)
+        kept = [p for p in signature.parameters.values() if p.name != "connection"]
+        added = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+            for name, annotation, default in flags
+        ]
+
+        @functools.wraps(command)
+        def with_connection(*args: Any, **kwargs: Any) -> Any:
+            given = {name: kwargs.pop(name) for name in _CONNECTION_FLAGS if name in kwargs}
+            return command(*args, connection=cluster_options(
+                kubeconfig=given.get("kubeconfig"), context=given.get("context"),
+                namespace=given.get("namespace"), all_namespaces=given.get("all_namespaces", False),
+                request_timeout=given.get("request_timeout", "0"),
+            ), **kwargs)
+
+        # typer reads both the signature and the type hints: give it evaluated ones for the new
+        # parameter list (the originals are strings, meaningless in this module's namespace).
+        with_connection.__signature__ = signature.replace(parameters=kept + added)  # type: ignore[attr-defined]
+        with_connection.__annotations__ = {p.name: p.annotation for p in kept + added}
+        del with_connection.__wrapped__
+        return cast(F, with_connection)
+
+    return decorate
 
 
 def output_option(choices: tuple[str, ...], default: str) -> Any:

@@ -6,23 +6,22 @@ import typer
 
 from kdiag.cli import options as opt
 from kdiag.cli.env import Environment
+from kdiag.cluster.client import ClusterOptions
 from kdiag.render import registry
 
 PAIR_VIEWS = ("summary",)
 
 
+@opt.connected(namespaced=True, all_namespaces=True)
 def pairs(
     ctx: typer.Context,
     output: str = opt.output_option((*PAIR_VIEWS, "json", "yaml"), "summary"),
     list_pairs: bool = typer.Option(False, "--list", help="Print the pairs themselves, not only counts."),
     limit: int = typer.Option(1000, "--limit", min=0, help="With --list: at most this many pairs (0: all)."),
-    namespace: opt.Namespace = None,
-    all_namespaces: opt.AllNamespaces = False,
     selector: opt.Selector = "",
     field_selector: opt.FieldSelector = "",
-    kubeconfig: opt.Kubeconfig = None,
-    context: opt.Context = None,
-    request_timeout: opt.RequestTimeout = "0",
+    *,
+    connection: ClusterOptions,
 ) -> None:
     """Classify pod pairs: counts per class and a node x node matrix (O(pods)); --list prints pairs."""
     from kdiag.cluster.client import Cluster
@@ -32,11 +31,8 @@ def pairs(
     from kdiag.render.pairs import pairs_text
 
     env: Environment = ctx.obj
-    cluster = Cluster(opt.cluster_options(
-        kubeconfig=kubeconfig, context=context, namespace=namespace,
-        all_namespaces=all_namespaces, request_timeout=request_timeout,
-    ))
-    scope = None if all_namespaces else cluster.namespace
+    cluster = Cluster(connection)
+    scope = cluster.scope
     classification = classify(list_pods(cluster, PodQuery(scope, selector, field_selector)))
     summary = summarize(classification)
     cap = limit or None

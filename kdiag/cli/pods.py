@@ -8,6 +8,7 @@ import typer
 
 from kdiag.cli import options as opt
 from kdiag.cli.env import Environment
+from kdiag.cluster.client import ClusterOptions
 from kdiag.model.objects import NodeInfo
 from kdiag.render import registry
 
@@ -15,16 +16,14 @@ POD_VIEWS = ("wide", "net")
 NODE_VIEWS = ("wide",)
 
 
+@opt.connected(namespaced=True, all_namespaces=True)
 def pods(
     ctx: typer.Context,
     output: str = opt.output_option(registry.choices(POD_VIEWS), "wide"),
-    namespace: opt.Namespace = None,
-    all_namespaces: opt.AllNamespaces = False,
     selector: opt.Selector = "",
     field_selector: opt.FieldSelector = "",
-    kubeconfig: opt.Kubeconfig = None,
-    context: opt.Context = None,
-    request_timeout: opt.RequestTimeout = "0",
+    *,
+    connection: ClusterOptions,
 ) -> None:
     """List pods like `kubectl get pods -o wide`; `-o net` shows IPs, node IPs, pod CIDRs and ports."""
     from kdiag.cluster.client import Cluster
@@ -34,11 +33,8 @@ def pods(
     from kdiag.render.tabwriter import format_table
 
     env: Environment = ctx.obj
-    cluster = Cluster(opt.cluster_options(
-        kubeconfig=kubeconfig, context=context, namespace=namespace,
-        all_namespaces=all_namespaces, request_timeout=request_timeout,
-    ))
-    scope = None if all_namespaces else cluster.namespace
+    cluster = Cluster(connection)
+    scope = cluster.scope
     found = list_pods(cluster, PodQuery(scope, selector, field_selector))
     if not found and output not in ("json", "yaml"):
         env.err(f"No resources found in {scope} namespace." if scope else "No resources found")
@@ -52,24 +48,23 @@ def pods(
         document=lambda: pod_list_document(found, nodes_by_name()),
         texts={
             "wide": lambda: format_table(
-                pod_wide_header(all_namespaces), pod_wide_rows(found, now, all_namespaces)
+                pod_wide_header(scope is None), pod_wide_rows(found, now, scope is None)
             ),
             "net": lambda: format_table(
-                pod_net_header(all_namespaces),
-                pod_net_rows(found, nodes_by_name(), all_namespaces),
+                pod_net_header(scope is None), pod_net_rows(found, nodes_by_name(), scope is None)
             ),
         },
     )
     registry.render(view, output, env.stdout)
 
 
+@opt.connected(namespaced=False, all_namespaces=False)
 def nodes(
     ctx: typer.Context,
     output: str = opt.output_option(registry.choices(NODE_VIEWS), "wide"),
     selector: opt.Selector = "",
-    kubeconfig: opt.Kubeconfig = None,
-    context: opt.Context = None,
-    request_timeout: opt.RequestTimeout = "0",
+    *,
+    connection: ClusterOptions,
 ) -> None:
     """List nodes with their internal IPs, pod CIDRs and pod counts."""
     from kdiag.cluster.client import Cluster
@@ -80,9 +75,7 @@ def nodes(
     from kdiag.render.tabwriter import format_table
 
     env: Environment = ctx.obj
-    cluster = Cluster(opt.cluster_options(
-        kubeconfig=kubeconfig, context=context, namespace=None, request_timeout=request_timeout
-    ))
+    cluster = Cluster(connection)
     found = list_nodes(cluster, selector)
     if not found and output not in ("json", "yaml"):
         env.err("No resources found")

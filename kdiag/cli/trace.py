@@ -14,6 +14,7 @@ import typer
 
 from kdiag.cli import options as opt
 from kdiag.cli.env import Environment
+from kdiag.cluster.client import ClusterOptions
 from kdiag.exitcodes import ExitCode
 from kdiag.render import registry
 
@@ -38,6 +39,7 @@ def progress(env: Environment) -> Iterator[tuple[Callable[[str], None], Callable
     yield say, lambda message: env.err(f"warning: {message}")
 
 
+@opt.connected(namespaced=True, all_namespaces=False)
 def trace(
     ctx: typer.Context,
     source: str = typer.Argument(..., help="Source pod: NAME, NAMESPACE/NAME or a unique name prefix.",
@@ -65,10 +67,8 @@ def trace(
                                                autocompletion=opt.complete_namespaces,
                                                help="Namespace for the probe pod [default: SRC's]."),
     output: str = opt.output_option(registry.choices(TRACE_VIEWS, with_name=False), "text"),
-    namespace: opt.Namespace = None,
-    kubeconfig: opt.Kubeconfig = None,
-    context: opt.Context = None,
-    request_timeout: opt.RequestTimeout = "0",
+    *,
+    connection: ClusterOptions,
 ) -> int:
     """Trace SRC -> DST: the path packets should take, what a probe saw, and where they differ."""
     from kdiag.cluster.client import Cluster
@@ -83,15 +83,13 @@ def trace(
     if seconds is None:
         raise UsageError("--timeout must be more than 0", hint="e.g. --timeout 30s")
     request = TraceRequest(
-        source=source, destination=destination, namespace=namespace, port=port,
+        source=source, destination=destination, namespace=connection.namespace, port=port,
         proto=proto.lower() if proto else None, count=count, timeout=seconds,
         image=image or os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE, mode=mode, engine=engine,
         probe_namespace=probe_namespace,
     )
     validate(request)
-    cluster = Cluster(opt.cluster_options(
-        kubeconfig=kubeconfig, context=context, namespace=namespace, request_timeout=request_timeout,
-    ))
+    cluster = Cluster(connection)
     with progress(env) as (say, warn):
         result = run_trace(cluster, request, say=say, warn=warn)
     view = registry.View(document=result.document,

@@ -58,6 +58,11 @@ class Cluster:
     def namespace(self) -> str:
         return self.options.namespace or self.context_namespace or "default"
 
+    @property
+    def scope(self) -> str | None:
+        """The namespace a list covers; None for all namespaces (-A)."""
+        return None if self.options.all_namespaces else self.namespace
+
     # -- raw requests ---------------------------------------------------------------------------
 
     def request(
