@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 from kdiag import __version__
 from kdiag.errors import CannotProbeError, ConfigError, NotFoundError, UsageError
 
-IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 PAGE_SIZE = 500
 
 
@@ -32,6 +32,8 @@ class ClusterOptions:
     namespace: str | None = None
     all_namespaces: bool = False
     request_timeout: float | None = None
+    # Where a pod's service-account token, CA and namespace are mounted (in-cluster config).
+    service_account_dir: Path = SERVICE_ACCOUNT_DIR
 
 
 def kubeconfig_files(explicit: str | None) -> list[str]:
@@ -232,9 +234,17 @@ def _connect(options: ClusterOptions) -> tuple[Any, str]:
     configuration = client.Configuration()
     namespace = ""
     if not files:
-        if IN_CLUSTER_TOKEN.exists() and os.environ.get("KUBERNETES_SERVICE_HOST"):
-            config.load_incluster_config(client_configuration=configuration)
-            ns_file = IN_CLUSTER_TOKEN.parent / "namespace"
+        account = options.service_account_dir
+        if (account / "token").exists() and os.environ.get("KUBERNETES_SERVICE_HOST"):
+            # Running in a pod without a kubeconfig: the service account, as kubectl does.
+            from kubernetes.config.incluster_config import InClusterConfigLoader
+
+            loader = InClusterConfigLoader(str(account / "token"), str(account / "ca.crt"))
+            try:
+                loader.load_and_set(configuration)
+            except ConfigException as exc:
+                raise ConfigError(f"in-cluster configuration is incomplete: {exc}") from exc
+            ns_file = account / "namespace"
             namespace = ns_file.read_text().strip() if ns_file.exists() else ""
         else:
             raise ConfigError(
