@@ -13,10 +13,18 @@ class KdiagError(Exception):
 
     exit_code: ExitCode = ExitCode.USAGE
 
-    def __init__(self, message: str, *, hint: str = "") -> None:
+    def __init__(self, message: str, *, hint: str = "", status: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # The HTTP status when the API server answered; None when no answer came (unreachable,
+        # TLS failure, timeout) and the request may or may not have taken effect.
+        self.status = status
+
+    @property
+    def refused(self) -> bool:
+        """The server answered and refused (4xx): the request certainly changed nothing."""
+        return self.status is not None and 400 <= self.status < 500
 
     def one_line(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message

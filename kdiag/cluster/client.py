@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from kdiag import __version__
-from kdiag.errors import CannotProbeError, ConfigError, NotFoundError, UsageError
+from kdiag.errors import CannotProbeError, ConfigError, KdiagError, NotFoundError, UsageError
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 PAGE_SIZE = 500
@@ -281,13 +281,19 @@ def _connect(options: ClusterOptions) -> tuple[Any, str]:
     return configuration, namespace
 
 
-def api_error(status: int, body: Any, *, what: str) -> Exception:
+def api_error(status: int, body: Any, *, what: str) -> KdiagError:
     """Map an API error status to kdiag's error classes, keeping the server's own message."""
     message = ""
     try:
         message = json.loads(body).get("message", "") if body else ""
     except (ValueError, AttributeError):
         message = str(body or "")[:200]
+    error = _api_error(status, message, what)
+    error.status = status
+    return error
+
+
+def _api_error(status: int, message: str, what: str) -> KdiagError:
     if status == 401:
         return CannotProbeError(
             f"unauthorized (401) to {what}: the server rejected the credentials",

@@ -282,8 +282,11 @@ def run(cluster: Cluster, spec: ProbeSpec, *, say: Say, warn: Say) -> ProbeRun:
             try:
                 version = _create_pod(cluster, spec)
                 created = True
-            except KdiagError:
-                raise  # refused by the API: nothing was created
+            except KdiagError as exc:
+                # Refused (4xx): nothing was created. No answer (timeout, connection lost, 5xx):
+                # the server may have created it all the same, so delete it to be sure.
+                created = not exc.refused
+                raise
             except BaseException:
                 created = True  # interrupted mid-request: it may exist
                 raise

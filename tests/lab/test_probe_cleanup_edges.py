@@ -1,0 +1,22 @@
+"""Probe pods are deleted even when the create request itself fails half-way."""
+
+from __future__ import annotations
+
+from kdiag.exitcodes import ExitCode
+from tests.conftest import Lab
+from tests.lab.trace_helpers import probe_pods
+
+SRC, DST = "hello-app-1-675b9f655c-8r76c", "hello-app-2-787d8656bb-dfl8c"
+
+
+def test_a_create_that_times_out_leaves_no_probe_pod(lab: Lab) -> None:
+    """With a few-millisecond request timeout the create may reach the server and still time
+    out on the client: kdiag cannot know, so it must delete the pod anyway."""
+    codes = set()
+    for attempt in range(40):
+        timeout = f"{2 + attempt % 10}ms"
+        result = lab.kdiag("trace", SRC, DST, "--request-timeout", timeout, "-o", "json")
+        codes.add(result.exit_code)
+        assert "Traceback" not in result.stderr
+    assert ExitCode.CANNOT_PROBE in codes  # the timeouts did happen
+    assert probe_pods(lab) == []
