@@ -54,11 +54,12 @@ def cni(
     """Detect the cluster's CNI and datapath (bridge or point-to-point, overlay, MTU) with its evidence."""
     from kdiag.cluster.client import Cluster
     from kdiag.cluster.detection import detect_datapath
-    from kdiag.cluster.inventory import list_nodes
+    from kdiag.cluster.inventory import readable_nodes
 
     env: Environment = ctx.obj
     cluster = Cluster(connection)
-    datapath = detect_datapath(cluster, list_nodes(cluster))
+    nodes = readable_nodes(cluster, lambda m: env.err(f"warning: {m}"), "node annotations are not used")
+    datapath = detect_datapath(cluster, nodes)
     view = registry.View(document=lambda: datapath_document(datapath),
                          texts={"text": lambda: datapath_text(datapath)})
     registry.render(view, output, env.stdout)

@@ -27,7 +27,7 @@ def pods(
 ) -> None:
     """List pods like `kubectl get pods -o wide`; `-o net` shows IPs, node IPs, pod CIDRs and ports."""
     from kdiag.cluster.client import Cluster
-    from kdiag.cluster.inventory import PodQuery, list_nodes, list_pods
+    from kdiag.cluster.inventory import PodQuery, list_pods, readable_nodes
     from kdiag.model.documents import pod_list_document
     from kdiag.render.rows import pod_net_header, pod_net_rows, pod_wide_header, pod_wide_rows
     from kdiag.render.tabwriter import format_table
@@ -42,7 +42,9 @@ def pods(
     now = datetime.now(timezone.utc)
 
     def nodes_by_name() -> dict[str, NodeInfo]:
-        return {node.name: node for node in list_nodes(cluster)}
+        nodes = readable_nodes(cluster, lambda m: env.err(f"warning: {m}"),
+                               "node IPs come from status.hostIP, pod CIDRs are unknown")
+        return {node.name: node for node in nodes}
 
     view = registry.View(
         document=lambda: pod_list_document(found, nodes_by_name()),

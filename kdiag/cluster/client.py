@@ -181,13 +181,20 @@ class Cluster:
             params["continue"] = token
 
     def ensure_namespace(self, namespace: str) -> None:
-        """kubectl reports an empty list for a missing namespace; kdiag says it does not exist."""
+        """kubectl reports an empty list for a missing namespace; kdiag says it does not exist.
+
+        Users with only namespace-scoped roles may not read the Namespace object itself: a 403
+        here says nothing about existence, so it passes (the caller's own request decides).
+        """
         try:
             self.request("GET", f"/api/v1/namespaces/{quote(namespace)}", what=f"get namespace {namespace}")
         except NotFoundError:
             raise NotFoundError(
                 f'namespace "{namespace}" not found', hint="list namespaces with `kubectl get ns`"
             ) from None
+        except CannotProbeError as exc:
+            if exc.status != 403:
+                raise
 
 
 def context_names(options: ClusterOptions) -> list[str]:

@@ -6,12 +6,13 @@ Lists are paged like kubectl's (limit/continue) and parsed page by page from raw
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from kdiag.cluster.client import Cluster
 from kdiag.cluster.parse import parse_node, parse_nodes, parse_pod, parse_pods
-from kdiag.errors import NotFoundError, UsageError
+from kdiag.errors import CannotProbeError, NotFoundError, UsageError
 from kdiag.model.objects import NodeInfo, PodInfo
 
 
@@ -42,14 +43,28 @@ def _what(query: PodQuery) -> str:
 
 def list_pods(cluster: Cluster, query: PodQuery) -> list[PodInfo]:
     """Pods matching the query, in the API's order (namespace, then name), as kubectl prints."""
-    if query.namespace:
-        cluster.ensure_namespace(query.namespace)
-    return parse_pods(cluster.list_pages(_pods_path(query.namespace), query=_query(query), what=_what(query)))
+    pods = parse_pods(cluster.list_pages(_pods_path(query.namespace), query=_query(query), what=_what(query)))
+    if not pods and query.namespace:
+        cluster.ensure_namespace(query.namespace)  # empty because it does not exist?
+    return pods
 
 
 def list_nodes(cluster: Cluster, label_selector: str = "") -> list[NodeInfo]:
     query = {"labelSelector": label_selector} if label_selector else {}
     return parse_nodes(cluster.list_pages("/api/v1/nodes", query=query, what="list nodes"))
+
+
+def readable_nodes(cluster: Cluster, warn: Callable[[str], None], without: str) -> list[NodeInfo]:
+    """All nodes, or none with a warning when RBAC forbids listing them (roles such as `view` are
+    namespaced): node addresses and podCIDRs enrich kdiag's views, they are not essential.
+    `without` says what the user loses, e.g. "node IPs come from status.hostIP"."""
+    try:
+        return list_nodes(cluster)
+    except CannotProbeError as exc:
+        if exc.status != 403:
+            raise
+        warn(f"cannot list nodes (forbidden): {without}")
+        return []
 
 
 def get_node(cluster: Cluster, name: str) -> NodeInfo:

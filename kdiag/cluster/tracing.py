@@ -16,7 +16,7 @@ from typing import Any
 from kdiag.cluster import probes
 from kdiag.cluster.client import Cluster
 from kdiag.cluster.detection import detect_datapath
-from kdiag.cluster.inventory import PodQuery, find_pod, list_nodes, list_pods
+from kdiag.cluster.inventory import PodQuery, find_pod, list_pods, readable_nodes
 from kdiag.errors import CannotProbeError, UsageError
 from kdiag.model.datapath import relation_of
 from kdiag.model.findings import context_for
@@ -160,14 +160,9 @@ def trace(cluster: Cluster, request: TraceRequest, *, say: Say, warn: Say) -> Tr
     say(f"resolving {request.source} and {request.destination}")
     src = find_pod(cluster, request.source, default_ns)
     _usable(src, "source")
-    probe_ns = src.namespace if request.mode == "ephemeral" else (request.probe_namespace or src.namespace)
-    probes.check_permissions(cluster, probes.ProbeSpec(probe_ns, src.node_name, "", (), "raw",
-                                                       mode=request.mode, source_pod=src.name))
-    try:
-        nodes = {n.name: n for n in list_nodes(cluster)}
-    except CannotProbeError as exc:
-        nodes = {}
-        warned(f"{exc.message}: the expected path lacks node addresses and podCIDRs")
+    without = "the expected path lacks node addresses and podCIDRs"
+    node_notes: list[str] = []  # told after the permission check, which may end the trace first
+    nodes = {n.name: n for n in readable_nodes(cluster, node_notes.append, without)}
     dst_ip = _ipv4(request.destination)
     if dst_ip is not None:
         dst, dst_is_pod = _pod_with_ip(cluster, dst_ip, nodes)
@@ -179,6 +174,12 @@ def trace(cluster: Cluster, request: TraceRequest, *, say: Say, warn: Say) -> Tr
     if dst.pod_ip == src.pod_ip and not (src.host_network and dst.host_network):
         raise UsageError(f"source and destination share the address {src.pod_ip}", hint="trace two pods")
     protocol, port, wanted = choose_checks(request, dst if dst_is_pod else None)
+    # Only now that both ends are known: a mistyped name is a usage error, not a permission one.
+    probe_ns = src.namespace if request.mode == "ephemeral" else (request.probe_namespace or src.namespace)
+    probes.check_permissions(cluster, probes.ProbeSpec(probe_ns, src.node_name, "", (), "raw",
+                                                       mode=request.mode, source_pod=src.name))
+    for note in node_notes:
+        warned(note)
 
     say("detecting the datapath")
     datapath = detect_datapath(cluster, nodes.values())
