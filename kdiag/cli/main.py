@@ -106,6 +106,12 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     except (typer.Abort, KeyboardInterrupt):
         env.err("interrupted")
         return 130
+    except Exception as exc:  # a bug in kdiag: one line by default, the traceback with -v
+        if env.verbose:
+            traceback.print_exc(file=env.stderr)
+        env.err(f"error: internal error: {type(exc).__name__}: {exc} (rerun with -v for the traceback "
+                "and please report it)")
+        return ExitCode.CANNOT_PROBE
 
 
 def run() -> None:

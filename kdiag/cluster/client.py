@@ -208,6 +208,21 @@ def context_names(options: ClusterOptions) -> list[str]:
     return [c["name"] for c in contexts]
 
 
+def _check_kubeconfig(path: str) -> None:
+    """A file that is not a YAML mapping would otherwise surface as a parser traceback."""
+    import yaml
+
+    try:
+        document = yaml.safe_load(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"kubeconfig {path} is not valid YAML: {first}",
+                          hint="fix or remove it (check --kubeconfig and $KUBECONFIG)") from exc
+    if document is not None and not isinstance(document, dict):
+        raise ConfigError(f"kubeconfig {path} is not a kubeconfig (expected a YAML mapping)",
+                          hint="check --kubeconfig and $KUBECONFIG")
+
+
 def _pool_for(configuration: Any) -> Any:
     """An urllib3 pool with the kubeconfig's TLS settings. kdiag sends its own requests rather
     than through the generated client, whose low-level call API changes between releases."""
@@ -259,10 +274,12 @@ def _connect(options: ClusterOptions) -> tuple[Any, str]:
                 hint="point --kubeconfig or KUBECONFIG at one; for the practice lab run `kdiag lab up`",
             )
     else:
+        for path in files:
+            _check_kubeconfig(path)
         config_file = os.pathsep.join(files)
         try:
             contexts, current = config.list_kube_config_contexts(config_file=config_file)
-        except ConfigException as exc:
+        except (ConfigException, ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ConfigError(f"invalid kubeconfig {config_file}: {exc}") from exc
         names = [c["name"] for c in contexts]
         chosen = options.context or (current or {}).get("name")

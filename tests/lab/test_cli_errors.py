@@ -101,3 +101,19 @@ def test_bad_flag_and_request_timeout(lab: Lab) -> None:
 def test_verbose_shows_the_traceback(lab: Lab) -> None:
     result = lab.kdiag("-v", "pods", "-n", "no-such-ns")
     assert result.exit_code == ExitCode.USAGE and "Traceback" in result.stderr
+
+
+@pytest.mark.parametrize("content", ["clusters: [unclosed\n", "just a string\n", "\x00\x01binary"])
+def test_a_broken_kubeconfig_is_one_line(tmp_path: Path, content: str) -> None:
+    broken = tmp_path / "broken"
+    broken.write_text(content)
+    _one_line_error(run_kdiag("pods", "--kubeconfig", str(broken)), ExitCode.USAGE, "kubeconfig")
+
+
+def test_a_broken_file_in_the_kubeconfig_list_is_one_line(
+    lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "broken"
+    broken.write_text("clusters: [unclosed\n")
+    monkeypatch.setenv("KUBECONFIG", f"{lab.kubeconfig}:{broken}")
+    _one_line_error(run_kdiag("pods"), ExitCode.USAGE, "kubeconfig")

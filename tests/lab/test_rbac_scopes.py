@@ -32,7 +32,9 @@ def namespace_reader(lab: Lab, namespace: str, tmp_path: Path) -> Iterator[str]:
     yield str(path)
 
 
-def test_namespace_scoped_rbac_is_enough_to_list_pods(lab: Lab, namespace: str, namespace_reader: str) -> None:
+def test_namespace_scoped_rbac_is_enough_to_list_pods(
+    lab: Lab, namespace: str, namespace_reader: str
+) -> None:
     lab.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "solo"},
                "spec": {"containers": [{"name": "c", "image": "busybox"}]}}, namespace)
     listed = run_kdiag("pods", "--kubeconfig", namespace_reader)
