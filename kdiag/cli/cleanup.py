@@ -12,6 +12,9 @@ from kdiag.cluster.client import ClusterOptions
 @opt.connected(namespaced=True, all_namespaces=True)
 def cleanup(
     ctx: typer.Context,
+    everything: bool = typer.Option(
+        False, "--all", help="Also delete probe pods a trace may still be using (young and running)."
+    ),
     *,
     connection: ClusterOptions,
 ) -> None:
@@ -24,9 +27,12 @@ def cleanup(
     scope = cluster.scope
     if scope:
         cluster.ensure_namespace(scope)
-    deleted = delete_probe_pods(cluster, scope)
-    for key in deleted:
+    outcome = delete_probe_pods(cluster, scope, include_running=everything)
+    for key in outcome.deleted:
         ns, name = key.split("/", 1)
         env.out(f'pod "{name}" deleted from {ns} namespace')
-    if not deleted:
+    if outcome.spared:
+        env.err(f"left {len(outcome.spared)} probe pod(s) a trace may still be using: "
+                f"{', '.join(outcome.spared)} (--all deletes them too)")
+    elif not outcome.deleted:
         env.err(f"No kdiag probe pods found in {scope} namespace." if scope else "No kdiag probe pods found.")

@@ -20,3 +20,21 @@ def test_a_create_that_times_out_leaves_no_probe_pod(lab: Lab) -> None:
         assert "Traceback" not in result.stderr
     assert ExitCode.CANNOT_PROBE in codes  # the timeouts did happen
     assert probe_pods(lab) == []
+
+
+def test_cleanup_spares_a_probe_pod_whose_trace_may_still_run(lab: Lab, namespace: str) -> None:
+    """A probe pod is young and within its activeDeadlineSeconds while its trace runs: another
+    operator's `kdiag cleanup` must not pull it from under them, unless asked with --all."""
+    from tests.lab.test_trace_probe import pod, running
+
+    live = pod("kdiag-probe-live", labels={"app.kubernetes.io/managed-by": "kdiag"})
+    live["spec"]["activeDeadlineSeconds"] = 600
+    running(lab, namespace, live)
+    spared = lab.kdiag("cleanup", "-n", namespace)
+    assert spared.exit_code == 0 and spared.stdout == ""
+    assert "kdiag-probe-live" in spared.stderr and "--all" in spared.stderr
+    remaining = lab.kubectl("get", "pods", "-n", namespace, "-o", "name").stdout.split()
+    assert remaining == ["pod/kdiag-probe-live"]
+    forced = lab.kdiag("cleanup", "-n", namespace, "--all")
+    assert forced.exit_code == 0 and "kdiag-probe-live" in forced.stdout
+    assert probe_pods(lab) == []
