@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from kdiag.cli.env import Environment
+from kdiag.cli.options import output_option
 from kdiag.exitcodes import ExitCode
 from kdiag.lab.paths import LabPaths, default_lab_dir
 
@@ -67,7 +68,7 @@ def down(ctx: typer.Context, directory: Path | None = DirOption) -> None:
 def status(
     ctx: typer.Context,
     directory: Path | None = DirOption,
-    output: str = typer.Option("text", "-o", "--output", help="text or json."),
+    output: str = output_option(("text", "json"), "text"),
 ) -> None:
     """Tell whether the lab runs, where, and which processes belong to it."""
     from kdiag.lab import lifecycle

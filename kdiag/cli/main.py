@@ -74,11 +74,20 @@ def _wants_verbose(argv: Sequence[str]) -> bool:
     return "-v" in args or "--verbose" in args
 
 
+def _move_verbose_first(args: list[str]) -> list[str]:
+    end = args.index("--") if "--" in args else len(args)
+    kept = [a for a in args[:end] if a not in ("-v", "--verbose")]
+    return ["--verbose", *kept, *args[end:]]
+
+
 def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
     """Run kdiag with `argv`; returns the exit code instead of exiting (tests call this)."""
     args = list(sys.argv[1:] if argv is None else argv)
     env = env or Environment()
     env.verbose = _wants_verbose(args)
+    if env.verbose:
+        # -v is global but kubectl users type it anywhere (`kdiag pods -v`): the root takes it.
+        args = _move_verbose_first(args)
     app = build_app()
     if os.environ.get(COMPLETE_VAR):
         _enable_completion()

@@ -82,6 +82,8 @@ def find_pod(cluster: Cluster, reference: str, default_namespace: str) -> PodInf
 
     No match and an ambiguous prefix are user errors that list the candidates.
     """
+    if reference.count("/") > 1:
+        raise UsageError(f"invalid pod reference {reference!r}", hint="use NAME or NAMESPACE/NAME")
     namespace, _, name = reference.rpartition("/")
     namespace = namespace or default_namespace
     if not name:

@@ -45,3 +45,15 @@ def test_unknown_lab_datapath_is_one_line() -> None:
     result = run_kdiag("lab", "up", "--datapath", "token-ring", "--dir", "/nonexistent/never-created")
     assert result.exit_code == ExitCode.USAGE
     assert result.stderr.strip().startswith("error: unknown datapath 'token-ring'")
+
+
+def test_verbose_is_accepted_after_the_subcommand_too(tmp_path: Path) -> None:
+    """kubectl users put flags anywhere: `kdiag pods -v` is `kdiag -v pods`."""
+    result = run_kdiag("pods", "-v", "--kubeconfig", str(tmp_path / "missing"))
+    assert result.exit_code == ExitCode.USAGE
+    assert "No such option" not in result.stderr and "Traceback" in result.stderr
+
+
+def test_lab_status_offers_only_the_formats_it_has() -> None:
+    result = run_kdiag("lab", "status", "-o", "yaml", "--dir", "/nonexistent/never-created")
+    assert result.exit_code == ExitCode.USAGE and "yaml" in result.stderr

@@ -117,3 +117,7 @@ def test_a_broken_file_in_the_kubeconfig_list_is_one_line(
     broken.write_text("clusters: [unclosed\n")
     monkeypatch.setenv("KUBECONFIG", f"{lab.kubeconfig}:{broken}")
     _one_line_error(run_kdiag("pods"), ExitCode.USAGE, "kubeconfig")
+
+
+def test_a_pod_reference_with_two_slashes_is_a_usage_error(lab: Lab) -> None:
+    _one_line_error(lab.kdiag("trace", "default/hello/app", "hello-app-2"), ExitCode.USAGE, "default/hello/app")
