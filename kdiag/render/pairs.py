@@ -33,7 +33,7 @@ def pairs_text(
         if len(summary.nodes) <= MATRIX_MAX_NODES:
             header = ("PAIRS", *summary.nodes)
             rows = [(name, *map(str, row)) for name, row in zip(summary.nodes, summary.matrix, strict=True)]
-            lines.append("pairs by node (diagonal: within a node; a cross-node pair shows in both its cells):")
+            lines.append("pairs by node (diagonal: within a node; a cross-node pair is in both its cells):")
         else:
             header = ("NODE", "PODS", "HOST-NETWORK PODS", "PAIRS WITHIN")
             rows = [
