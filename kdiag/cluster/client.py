@@ -208,6 +208,19 @@ def context_names(options: ClusterOptions) -> list[str]:
     return [c["name"] for c in contexts]
 
 
+def _exec_plugin(files: list[str], user: str) -> str:
+    """The exec credential command of `user`, from the first kubeconfig defining the user."""
+    import yaml
+
+    for path in files:
+        document = yaml.safe_load(Path(path).read_text()) or {}
+        for entry in document.get("users") or []:
+            if isinstance(entry, dict) and entry.get("name") == user:
+                exec_config = (entry.get("user") or {}).get("exec") or {}
+                return str(exec_config.get("command", ""))
+    return ""
+
+
 def _check_kubeconfig(path: str) -> None:
     """A file that is not a YAML mapping would otherwise surface as a parser traceback."""
     import yaml
@@ -290,9 +303,11 @@ def _connect(options: ClusterOptions) -> tuple[Any, str]:
             )
         if not chosen:
             raise ConfigError("kubeconfig has no current context", hint="pass --context")
+        user = ""
         for ctx in contexts:
             if ctx["name"] == chosen:
                 namespace = (ctx.get("context") or {}).get("namespace") or ""
+                user = (ctx.get("context") or {}).get("user") or ""
         try:
             config.load_kube_config(
                 config_file=config_file,
@@ -302,6 +317,12 @@ def _connect(options: ClusterOptions) -> tuple[Any, str]:
             )
         except ConfigException as exc:
             raise ConfigError(f"cannot use context {chosen}: {exc}") from exc
+        plugin = _exec_plugin(files, user)
+        settings: Any = configuration.auth_settings()
+        if plugin and not any(s.get("value") for s in settings.values()):
+            # The client logs the plugin's failure and goes on anonymously; kubectl stops here.
+            raise ConfigError(f"the credential plugin {plugin!r} of user {user!r} gave no credentials",
+                              hint="run it by hand to see why; is it installed and on PATH?")
     return configuration, namespace
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -120,4 +122,20 @@ def test_a_broken_file_in_the_kubeconfig_list_is_one_line(
 
 
 def test_a_pod_reference_with_two_slashes_is_a_usage_error(lab: Lab) -> None:
-    _one_line_error(lab.kdiag("trace", "default/hello/app", "hello-app-2"), ExitCode.USAGE, "default/hello/app")
+    result = lab.kdiag("trace", "default/hello/app", "hello-app-2")
+    _one_line_error(result, ExitCode.USAGE, "default/hello/app")
+
+
+def test_a_missing_exec_credential_plugin_is_one_line(lab: Lab, tmp_path: Path) -> None:
+    def exec_plugin(config: dict[str, Any]) -> None:
+        plugin = {"apiVersion": "client.authentication.k8s.io/v1", "command": "/nonexistent/kubectl-login",
+                  "interactiveMode": "Never"}
+        config["users"][0]["user"] = {"exec": plugin}
+
+    # A real process: the client library logs through the root logger to the real stderr.
+    kubeconfig = _variant(lab, tmp_path, exec_plugin)
+    result = subprocess.run([sys.executable, "-m", "kdiag", "pods", "--kubeconfig", kubeconfig],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == ExitCode.USAGE
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "credential plugin '/nonexistent/kubectl-login'" in result.stderr
