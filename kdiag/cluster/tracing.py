@@ -21,6 +21,7 @@ from kdiag.errors import CannotProbeError, UsageError
 from kdiag.model.datapath import relation_of
 from kdiag.model.findings import context_for
 from kdiag.model.objects import NodeInfo, PodInfo
+from kdiag.model.observed import observations
 from kdiag.model.path import expected
 from kdiag.model.trace import Durations, ProbeDetails, TraceResult
 from kdiag.model.verdict import judge
@@ -222,9 +223,10 @@ def trace(cluster: Cluster, request: TraceRequest, *, say: Say, warn: Say) -> Tr
 def probes_details(request: TraceRequest, spec: probes.ProbeSpec, run: probes.ProbeRun,
                    observed: Mapping[str, Any], fallback_reason: str, protocol: str, port: int | None,
                    wanted: tuple[str, ...], durations: Durations) -> ProbeDetails:
+    seen = observations(observed)
     return ProbeDetails(
-        mode=request.mode, image=request.image, engine=str(observed.get("engine") or spec.engine),
+        mode=request.mode, image=request.image, engine=seen.engine or spec.engine,
         requested_engine=request.engine, fallback=bool(fallback_reason), fallback_reason=fallback_reason,
         namespace=run.namespace, pod=run.pod, container=run.container, run_id=spec.run_id,
-        address=str(((observed.get("probes") or {}).get("local") or {}).get("sourceAddress") or ""),
+        address=seen.source_address or "",
         protocol=protocol, port=port, probes=wanted, durations=durations)

@@ -211,8 +211,10 @@ def expected(
     elif cross and both_host:
         add(HopKind.UNDERLAY, f"underlay {s_ip} -> {d_ip}", "", "", s_ip, d_ip)
     elif cross:
+        # An overlay datapath still routes some traffic unencapsulated (to a node IP, within a subnet).
+        direct = "direct, not encapsulated" if dp.routing is Routing.OVERLAY else dp.routing.value
         if not l2_cluster and not src.host_network:
-            by = "overlay" if encap else dp.routing.value
+            by = "overlay" if encap else direct
             add(HopKind.NODE_ROUTING, f"{src.node_name} forwards ({by})", src.node_name, "", gw)
         if encap:
             o = dp.overlay
@@ -220,7 +222,7 @@ def expected(
             add(HopKind.OVERLAY_ENCAP, f"{o.device} {o.kind.value.upper()}{port} {s_ip} -> {d_ip}",
                 src.node_name, o.device, s_ip, d_ip)
         add(HopKind.UNDERLAY, f"underlay {s_ip} -> {d_ip}" + (
-            f" ({dp.routing.value})" if not encap else ""), "", "", s_ip, d_ip)
+            f" ({direct})" if not encap else ""), "", "", s_ip, d_ip)
         if encap:
             add(HopKind.OVERLAY_DECAP, f"{dp.overlay.device} decapsulates", dst.node_name, dp.overlay.device,
                 d_ip)

@@ -1,7 +1,7 @@
 """Expected path + what the probe saw -> a verdict with findings. Pure: no I/O.
 
-The agent's ProbeResult (docs/probe-result.schema.json) is read in exactly one place,
-`_observations`, so a field rename there is a one-line change here.
+The agent's ProbeResult is read in exactly one place, `kdiag.model.observed.observations`; the
+verdict and the trace renderer both work from the `Observed` it returns.
 
 How faults look from the source pod, and so how they are told apart:
 - the path works: replies come back with TTL 64 - expected decrement (0 bridge, 1 ptp, 2 cross-node);
@@ -12,108 +12,22 @@ How faults look from the source pod, and so how they are told apart:
   (its UDP port, FDB/neighbour entries, underlay firewall) is the suspect: OVERLAY_SUSPECT;
 - on a bridge, a peer that answers nothing and not even ARP has lost its link: ARP_UNANSWERED;
 - ICMP through but TCP not: RST = TCP_CLOSED (nothing listens), silence = TCP_FILTERED (policy);
-- small packets through, large DF packets lost without "fragmentation needed": MTU_BLACKHOLE.
+- UDP: port unreachable from the target = UDP_CLOSED, another ICMP error = UDP_FILTERED, silence
+  proves nothing either way (UDP_OPEN_FILTERED, info);
+- small packets through, large DF packets lost without "fragmentation needed": MTU_BLACKHOLE; when
+  the pmtu probe's own carrier (ICMP echo, or UDP) gets no answer at all, MTU_UNMEASURED (info).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from kdiag.model.findings import Code, Context, Finding, Severity, Status, Verdict, sort_findings
+from kdiag.model.observed import Observed, observations
 from kdiag.model.path import ExpectedPath
 
 _INITIAL_TTLS = (64, 128, 255)  # Linux, Windows, network gear
-
-
-@dataclass(frozen=True)
-class IcmpErr:
-    source: str
-    name: str  # netUnreachable, hostUnreachable, adminProhibited, fragmentationNeeded, ...
-    mtu: int | None = None
-
-
-@dataclass(frozen=True)
-class HopSeen:
-    ttl: int
-    address: str | None
-    error: IcmpErr | None
-
-
-@dataclass(frozen=True)
-class Observed:
-    """The fields of a ProbeResult the verdict reads, decoded once."""
-
-    valid: bool
-    engine: str = ""
-    unmeasured: tuple[tuple[str, str], ...] = ()  # (probe, reason) that could not run
-    interface_mtu: int | None = None
-    icmp_measured: bool = False
-    icmp_sent: int = 0
-    icmp_received: int = 0
-    reply_ttl: int | None = None
-    icmp_errors: tuple[IcmpErr, ...] = ()
-    tcp_measured: bool = False
-    tcp_port: int | None = None
-    tcp_state: str = ""  # open | closed | filtered
-    tcp_error: IcmpErr | None = None
-    tcp_reply_ttl: int | None = None
-    udp_state: str = ""  # open | closed | filtered | open|filtered
-    trace_measured: bool = False
-    hops: tuple[HopSeen, ...] = ()
-    reached: bool = False
-    reached_at: int | None = None
-    arp_measured: bool = False
-    arp_answered: bool = False
-    arp_mac: str | None = None
-    pmtu_measured: bool = False
-    path_mtu: int | None = None
-    reported_mtu: int | None = None
-    reported_by: str | None = None
-
-
-def _err(raw: Any) -> IcmpErr | None:
-    if not isinstance(raw, Mapping):
-        return None
-    mtu = raw.get("mtu")
-    return IcmpErr(str(raw.get("from", "")), str(raw.get("name", "")), mtu if isinstance(mtu, int) else None)
-
-
-def _int(raw: Any) -> int | None:
-    return raw if isinstance(raw, int) and not isinstance(raw, bool) else None
-
-
-def _observations(observed: Mapping[str, Any]) -> Observed:
-    """The one place that knows the ProbeResult's field names (built by kdiag/agent)."""
-    if not isinstance(observed, Mapping) or observed.get("kind") != "ProbeResult":
-        return Observed(valid=False)
-    probes = observed.get("probes") or {}
-    p: dict[str, Mapping[str, Any]] = {k: v for k, v in probes.items() if isinstance(v, Mapping)}
-    measured = {k: bool(v.get("measured")) for k, v in p.items()}
-    unmeasured = tuple((k, str(v.get("reason", ""))) for k, v in p.items()
-                       if not v.get("measured") and not v.get("notApplicable"))
-    local, icmp, tcp, trace = p.get("local", {}), p.get("icmp", {}), p.get("tcp", {}), p.get("traceroute", {})
-    arp, pmtu, udp = p.get("arp", {}), p.get("pmtu", {}), p.get("udp", {})
-    hops = tuple(HopSeen(_int(h.get("ttl")) or 0, h.get("address") or None, _err(h.get("icmpError")))
-                 for h in trace.get("hops") or [] if isinstance(h, Mapping))
-    return Observed(
-        valid=True, engine=str(observed.get("engine", "")), unmeasured=unmeasured,
-        interface_mtu=_int(pmtu.get("interfaceMtu")) or _int(local.get("mtu")),
-        icmp_measured=measured.get("icmp", False), icmp_sent=_int(icmp.get("sent")) or 0,
-        icmp_received=_int(icmp.get("received")) or 0, reply_ttl=_int(icmp.get("replyTtl")),
-        icmp_errors=tuple(e for e in map(_err, icmp.get("icmpErrors") or []) if e),
-        tcp_measured=measured.get("tcp", False), tcp_port=_int(tcp.get("port")),
-        tcp_state=str(tcp.get("state") or ""), tcp_error=_err(tcp.get("icmpError")),
-        tcp_reply_ttl=_int(tcp.get("replyTtl")),
-        udp_state=str(udp.get("state") or "") if measured.get("udp") else "",
-        trace_measured=measured.get("traceroute", False), hops=hops, reached=bool(trace.get("reached")),
-        reached_at=_int(trace.get("reachedAtTtl")),
-        arp_measured=measured.get("arp", False), arp_answered=bool(arp.get("answered")),
-        arp_mac=arp.get("mac") or None,
-        pmtu_measured=measured.get("pmtu", False), path_mtu=_int(pmtu.get("pathMtu")),
-        reported_mtu=_int(pmtu.get("reportedMtu")), reported_by=pmtu.get("reportedBy") or None,
-    )
 
 
 def _decrement(ttl: int | None) -> int | None:
@@ -129,6 +43,21 @@ def _where(ctx: Context, address: str | None, exp: ExpectedPath) -> str:
     role = ("the source node" if node == exp.src_node else "the destination node" if node == exp.dst_node
             else "another node")
     return f"{address} ({node}, {role})"
+
+
+def _sender(exp: ExpectedPath, obs: Observed) -> str:
+    """A probe pod has its own IP on SRC's node (and none of SRC's labels): say who really sent."""
+    addr = obs.source_address
+    if not addr or addr == exp.src_ip:
+        return ""
+    return f"sent from {addr} (the probe on {exp.src_node or '?'}), not from {exp.src_ip}"
+
+
+def _policy_note(exp: ExpectedPath, obs: Observed) -> str:
+    if not _sender(exp, obs):
+        return ""
+    return ("; a policy admitting only the source pod's labels also drops the probe pod (it has none of "
+            "them): --mode ephemeral probes from the source pod itself")
 
 
 # ---- the checks ------------------------------------------------------------------------------------
@@ -174,8 +103,9 @@ def _shape(exp: ExpectedPath, obs: Observed, ctx: Context) -> list[Finding]:
         arp = f"; ARP answered by {obs.arp_mac}" if obs.arp_answered and obs.arp_mac else ""
         return [Finding(Code.L2_ADJACENT, "info", f"{source}: no router in between (L2){arp}")]
     hops = " -> ".join(_where(ctx, h.address, exp) for h in obs.hops if h.address and h.address != exp.dst_ip)
+    sender = _sender(exp, obs)
     return [Finding(Code.ROUTED_HOPS, "info", f"{source}: {seen} forwarding hop(s) as expected"
-                    + (f": {hops}" if hops else ""))]
+                    + (f": {hops}" if hops else "") + (f"; {sender}" if sender else ""))]
 
 
 def _tcp(exp: ExpectedPath, obs: Observed, ctx: Context, ip_ok: bool) -> list[Finding]:
@@ -200,9 +130,33 @@ def _tcp(exp: ExpectedPath, obs: Observed, ctx: Context, ip_ok: bool) -> list[Fi
         by = f"; {err.name} from {_where(ctx, err.source, exp)}" if err else ""
         out.append(Finding(Code.TCP_FILTERED, "error", f"{dst} answers ICMP, TCP {port} gets no answer{by}",
                            "a NetworkPolicy or firewall drops TCP to this port: kubectl get networkpolicy "
-                           f"-n <dst namespace>; iptables/nft rules in the pod and on {exp.dst_node}",
-                           exp.dst_node))
+                           f"-n <dst namespace>; iptables/nft rules in the pod and on {exp.dst_node}"
+                           + _policy_note(exp, obs), exp.dst_node))
     return out
+
+
+def _udp(exp: ExpectedPath, obs: Observed, ctx: Context, ip_ok: bool) -> list[Finding]:
+    port, dst = obs.udp_port or ctx.port, ctx.dst_name or exp.dst_ip
+    if obs.udp_state == "closed":
+        ports = ", ".join(map(str, ctx.dst_ports))
+        declared = f" (declared containerPorts: {ports})" if ports else ""
+        return [Finding(Code.UDP_CLOSED, "error", f"{dst} answered UDP {port} with ICMP port unreachable: "
+                        "nothing listens", f"the application in {dst} is not listening on UDP {port}"
+                        f"{declared}: check its listen address/port (ss -lun inside the pod) and whether it "
+                        "crashed", exp.dst_node)]
+    if obs.udp_state == "filtered" and obs.udp_error:
+        err, node = obs.udp_error, ctx.owner(obs.udp_error.source) or exp.dst_node
+        return [Finding(Code.UDP_FILTERED, "error", f"UDP {port} to {dst} is rejected: {err.name} from "
+                        f"{_where(ctx, err.source, exp)}", "a NetworkPolicy or firewall rejects UDP to this "
+                        f"port: kubectl get networkpolicy -n <dst namespace>; iptables/nft rules in the pod "
+                        f"and on {node}" + _policy_note(exp, obs), node)]
+    if obs.udp_state == "open|filtered" and ip_ok:
+        return [Finding(Code.UDP_OPEN_FILTERED, "info", f"UDP {port} to {dst}: no reply and no ICMP "
+                        "error, so open (the service ignored the probe datagram) or filtered: UDP cannot "
+                        "tell",
+                        "test with the application's own client (e.g. dig for DNS); a policy dropping UDP "
+                        "looks the same" + _policy_note(exp, obs))]
+    return []
 
 
 def _mtu(exp: ExpectedPath, obs: Observed, ctx: Context) -> list[Finding]:
@@ -217,6 +171,12 @@ def _mtu(exp: ExpectedPath, obs: Observed, ctx: Context) -> list[Finding]:
             f"{exp.datapath.overlay.device or 'the node NICs'} on {nodes} and the underlay; lower the "
             "CNI's MTU or raise the link's; make sure ICMP fragmentation-needed is not filtered")
     got = obs.path_mtu
+    if got is None and not _pmtu_carrier_answered(obs):
+        carrier = "ICMP echo" if obs.pmtu_method.startswith("icmp") else "UDP"
+        return [Finding(Code.MTU_UNMEASURED, "info", f"path MTU not measured: the pmtu probe's {carrier} "
+                        "got no answer even at its smallest size, so a black hole cannot be told from "
+                        "filtering", "if large transfers hang after the handshake, allow ICMP to the "
+                        "destination and trace again; compare `ip link` MTUs on the path")]
     if got is None:
         return [Finding(Code.MTU_BLACKHOLE, "error", "small packets get through but no DF probe of 576 "
                         f"bytes or more does{model}", hint)]
@@ -234,6 +194,16 @@ def _mtu(exp: ExpectedPath, obs: Observed, ctx: Context) -> list[Finding]:
     return []
 
 
+def _pmtu_carrier_answered(obs: Observed) -> bool:
+    """Whether what the pmtu probe sends (ICMP echo, or UDP to a closed port) is answered at all: only
+    then does silence at every DF size mean a black hole rather than filtering."""
+    if obs.path_mtu is not None:
+        return True
+    if obs.pmtu_method.startswith("icmp") and obs.icmp_received > 0:
+        return True
+    return obs.reached and obs.trace_method == obs.pmtu_method
+
+
 def _unreachable(exp: ExpectedPath, obs: Observed, ctx: Context) -> list[Finding]:
     dst = ctx.dst_name or exp.dst_ip
     tried = []
@@ -241,11 +211,13 @@ def _unreachable(exp: ExpectedPath, obs: Observed, ctx: Context) -> list[Finding
         tried.append(f"ICMP {obs.icmp_received}/{obs.icmp_sent}")
     if obs.tcp_measured:
         tried.append(f"TCP {obs.tcp_port} {obs.tcp_state}")
+    if obs.udp_state:
+        tried.append(f"UDP {obs.udp_port} {obs.udp_state}")
     if obs.trace_measured:
         tried.append("traceroute did not reach it")
     out: list[Finding] = []
     errors = [h.error for h in obs.hops if h.error] + list(obs.icmp_errors) + (
-        [obs.tcp_error] if obs.tcp_error else [])
+        [obs.tcp_error] if obs.tcp_error else []) + ([obs.udp_error] if obs.udp_error else [])
     errors = [e for e in errors if e.source != exp.dst_ip and e.name != "ttlExceeded"]
     answering = [h for h in obs.hops if h.address and h.address != exp.dst_ip]
     l2_note = ""
@@ -302,7 +274,7 @@ def _unreachable(exp: ExpectedPath, obs: Observed, ctx: Context) -> list[Finding
 def judge(expected: ExpectedPath, observed: Mapping[str, Any], context: Context) -> Verdict:
     """Compare a ProbeResult with the expected path; errors first among the findings."""
     exp, ctx = expected, context
-    obs = _observations(observed)
+    obs = observations(observed)
     if not obs.valid:
         none = Finding(Code.ENGINE_LIMITED, "warning", "no ProbeResult came back from the probe",
                        "run again with -v to see the agent's log")
@@ -313,13 +285,16 @@ def judge(expected: ExpectedPath, observed: Mapping[str, Any], context: Context)
     if not (obs.icmp_measured or obs.tcp_measured or obs.trace_measured or obs.udp_state):
         return Verdict("inconclusive", False, sort_findings(findings), "nothing could be measured")
     if reached:
-        findings += _shape(exp, obs, ctx) + _tcp(exp, obs, ctx, ip_ok) + _mtu(exp, obs, ctx)
+        findings += (_shape(exp, obs, ctx) + _tcp(exp, obs, ctx, ip_ok) + _udp(exp, obs, ctx, ip_ok)
+                     + _mtu(exp, obs, ctx))
     else:
         findings += _unreachable(exp, obs, ctx)
     bad = [f for f in findings if f.severity != "info" and f.code is not Code.DST_NOT_READY]
     status: Status = "problem" if any(f.severity == "error" for f in findings) else "ok"
     matches = reached and not bad
     if matches:
-        findings.insert(0, Finding(Code.PATH_AS_EXPECTED, "info", exp.summary))
+        sender = _sender(exp, obs)
+        summary = exp.summary + (f"; {sender}" if sender else "")
+        findings.insert(0, Finding(Code.PATH_AS_EXPECTED, "info", summary))
     ordered = sort_findings(findings)
     return Verdict(status, matches, ordered, ordered[0].message if ordered else "")

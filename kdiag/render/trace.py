@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kdiag.model.findings import Finding
+from kdiag.model.observed import IcmpErr, Observed, observations
 from kdiag.model.path import ExpectedPath, HopKind
 from kdiag.model.trace import TraceResult
 from kdiag.render.tabwriter import format_table
@@ -82,63 +83,71 @@ def expected_chain(exp: ExpectedPath) -> list[Line]:
     return lines
 
 
-def _ms(value: Any) -> str:
-    return f"{value:g} ms" if isinstance(value, (int, float)) else ""
+def _ms(value: float | None) -> str:
+    return f"{value:g} ms" if value is not None else ""
 
 
-def _err(raw: Any) -> str:
-    return f"{raw.get('name', '?')} from {raw.get('from', '?')}" if isinstance(raw, Mapping) else ""
+def _err(err: IcmpErr | None) -> str:
+    return f"{err.name or '?'} from {err.source or '?'}" if err else ""
 
 
-def probe_cell(name: str, p: Mapping[str, Any]) -> str:
-    """One probe's result in a few words."""
-    if not p.get("measured"):
-        return ("n/a: " if p.get("notApplicable") else "not measured: ") + str(p.get("reason", ""))
+def probe_cell(name: str, obs: Observed) -> str:
+    """One probe's result in a few words, from the verdict's parsed observations."""
+    status = obs.probe(name)
+    if status is None or not status.measured:
+        na = status is not None and status.not_applicable
+        return ("n/a: " if na else "not measured: ") + (status.reason if status else "")
     if name == "local":
-        route = p.get("route") or {}
-        via = f", via {route['gateway']}" if route.get("gateway") else ", on-link"
-        return f"{p.get('interface')} {', '.join(p.get('addresses') or [])} mtu {p.get('mtu')}{via}"
+        via = f", via {obs.local_gateway}" if obs.local_gateway else ", on-link"
+        words = [obs.local_interface or "no route", ", ".join(obs.local_addresses)]
+        if obs.local_mtu is not None:
+            words.append(f"mtu {obs.local_mtu}")
+        return " ".join(w for w in words if w) + via
     if name == "icmp":
-        rtt = p.get("rttMs") or {}
-        text = f"{p.get('received')}/{p.get('sent')} replies"
-        if p.get("replyTtl") is not None:
-            text += f", TTL {p['replyTtl']}"
-        if rtt.get("avg") is not None:
-            text += f", rtt {_ms(rtt['avg'])}"
-        errors = [_err(e) for e in p.get("icmpErrors") or []]
+        text = f"{obs.icmp_received}/{obs.icmp_sent} replies"
+        if obs.reply_ttl is not None:
+            text += f", TTL {obs.reply_ttl}"
+        if obs.icmp_rtt is not None:
+            text += f", rtt {_ms(obs.icmp_rtt)}"
+        errors = [_err(e) for e in obs.icmp_errors]
         return text + (f"; {', '.join(errors)}" if errors else "")
     if name in ("tcp", "udp"):
-        text = f"port {p.get('port')} {p.get('state')}"
-        if p.get("rttMs") is not None:
-            text += f" ({_ms(p['rttMs'])})"
-        if p.get("replyTtl") is not None:
-            text += f", TTL {p['replyTtl']}"
-        return text + (f"; {_err(p['icmpError'])}" if p.get("icmpError") else "")
+        tcp = name == "tcp"
+        port, state = (obs.tcp_port, obs.tcp_state) if tcp else (obs.udp_port, obs.udp_state)
+        rtt, error = (obs.tcp_rtt, obs.tcp_error) if tcp else (obs.udp_rtt, obs.udp_error)
+        text = f"port {port if port is not None else '?'} {state or '?'}"
+        if rtt is not None:
+            text += f" ({_ms(rtt)})"
+        if tcp and obs.tcp_reply_ttl is not None:
+            text += f", TTL {obs.tcp_reply_ttl}"
+        return text + (f"; {_err(error)}" if error else "")
     if name == "traceroute":
-        hops = " ".join(h.get("address") or "*" for h in p.get("hops") or [])
-        end = f"reached at TTL {p.get('reachedAtTtl')}" if p.get("reached") else "not reached"
+        hops = " ".join(h.address or "*" for h in obs.hops)
+        at = f" at TTL {obs.reached_at}" if obs.reached_at is not None else ""
+        end = f"reached{at}" if obs.reached else "not reached"
         return f"{end}: {hops}" if hops else end
     if name == "arp":
-        if p.get("answered"):
-            return f"answered by {p.get('mac')}"
-        return f"no answer to {p.get('requests')} requests"
+        if obs.arp_answered:
+            return f"answered by {obs.arp_mac}" if obs.arp_mac else "answered"
+        return f"no answer to {obs.arp_requests} requests" if obs.arp_requests is not None else "no answer"
     if name == "pmtu":
-        text = f"path MTU {p.get('pathMtu')}" + ("" if p.get("exact") else " (approximate)")
-        text += f", interface {p.get('interfaceMtu')}"
-        if p.get("reportedMtu"):
-            text += f", {p.get('reportedBy')} reports {p['reportedMtu']}"
+        if obs.path_mtu is None:
+            text = "no DF probe answered"
+        else:
+            text = f"path MTU {obs.path_mtu}" + ("" if obs.pmtu_exact else " (approximate)")
+        if obs.interface_mtu is not None:
+            text += f", interface {obs.interface_mtu}"
+        if obs.reported_mtu:
+            text += f", {obs.reported_by or '?'} reports {obs.reported_mtu}"
         return text
     return "measured"
 
 
 def observed_table(observed: Mapping[str, Any]) -> list[Line]:
-    probes = observed.get("probes") or {}
-    engine = observed.get("engine", "?")
-    took = observed.get("durationSeconds")
-    title = f"  (engine {engine}" + (f", {took:g}s" if isinstance(took, (int, float)) else "") + ")"
-    lines: list[Line] = [[("Observed", "bold underline"), (title, "")]]
-    rows = [(name.upper(), probe_cell(name, probes[name])) for name in PROBE_ORDER
-            if isinstance(probes.get(name), Mapping)]
+    obs = observations(observed)
+    took = f", {obs.duration:g}s" if obs.duration is not None else ""
+    lines: list[Line] = [[("Observed", "bold underline"), (f"  (engine {obs.engine or '?'}{took})", "")]]
+    rows = [(name.upper(), probe_cell(name, obs)) for name in PROBE_ORDER if obs.probe(name)]
     if not rows:
         return [*lines, [("  no probe result", "")]]
     table = format_table(("PROBE", "RESULT"), rows).rstrip("\n").splitlines()

@@ -253,6 +253,16 @@ def test_host_to_remote_pod_goes_through_the_overlay_pod_to_remote_host_does_not
     assert not run("flannel-vxlan", "pod->host cross node").encapsulated
 
 
+@pytest.mark.parametrize("dp_name", ["flannel-vxlan", "calico-ipip"])
+def test_unencapsulated_traffic_on_an_overlay_datapath_is_not_labelled_overlay(dp_name: str) -> None:
+    path = expected(HELLO1, HOST25, Relation.CROSS_NODE, DATAPATHS[dp_name], NODES)  # a node IP destination
+    labels = [h.label for h in path.hops]
+    assert not path.encapsulated and not any("overlay" in label for label in labels), labels
+    assert "worker24 forwards (direct, not encapsulated)" in labels
+    assert "underlay 10.250.0.24 -> 10.250.0.25 (direct, not encapsulated)" in labels
+    assert "worker24 forwards (overlay)" in [h.label for h in run("flannel-vxlan", "cross-node").hops]
+
+
 def calico_node(base: NodeInfo, cidr: str) -> NodeInfo:
     return NodeInfo(
         base.name,

@@ -16,6 +16,7 @@ import pytest
 from kdiag.model.datapath import Datapath, Mode, Overlay, OverlayKind, Relation, Routing
 from kdiag.model.findings import Code, Context, context_for, node_addresses
 from kdiag.model.objects import NodeInfo, PodInfo
+from kdiag.model.observed import observations
 from kdiag.model.path import ExpectedPath, expected
 from kdiag.model.verdict import judge
 
@@ -59,11 +60,13 @@ def nm(reason: str, **extra: Any) -> dict[str, Any]:
     return {"measured": False, "reason": reason, **extra}
 
 
-def local(mtu: int = 1450, gateway: str | None = "10.244.1.1") -> dict[str, Any]:
+def local(
+    mtu: int = 1450, gateway: str | None = "10.244.1.1", source: str = "10.244.1.6"
+) -> dict[str, Any]:
     return {
         "measured": True,
         "method": "procfs",
-        "sourceAddress": "10.244.1.6",
+        "sourceAddress": source,
         "interface": "eth0",
         "mac": "aa:bb:cc:00:01:06",
         "mtu": mtu,
@@ -105,6 +108,17 @@ def tcp(state: str, error: dict[str, Any] | None = None) -> dict[str, Any]:
     }
 
 
+def udp(state: str, error: dict[str, Any] | None = None, port: int = 9999) -> dict[str, Any]:
+    return {
+        "measured": True,
+        "method": "udp",
+        "port": port,
+        "state": state,
+        "rttMs": 0.1 if error or state == "open" else None,
+        "icmpError": error,
+    }
+
+
 def err(source: str, name: str, type_: int = 3, code: int = 0) -> dict[str, Any]:
     return {"from": source, "type": type_, "code": code, "name": name}
 
@@ -137,10 +151,12 @@ def arp(answered: bool) -> dict[str, Any]:
     }
 
 
-def pmtu(path_mtu: int | None, reported: int | None = None, by: str | None = None) -> dict[str, Any]:
+def pmtu(
+    path_mtu: int | None, reported: int | None = None, by: str | None = None, method: str = "icmpRaw"
+) -> dict[str, Any]:
     return {
         "measured": True,
-        "method": "icmpRaw",
+        "method": method,
         "interfaceMtu": 1450,
         "pathMtu": path_mtu,
         "exact": path_mtu is not None,
@@ -320,8 +336,104 @@ def test_nothing_listening() -> None:
 
 
 def test_icmp_filtered_tcp_ok() -> None:
-    v = judge(path(), result(icmp=icmp(received=0), tcp=tcp("open"), traceroute=trace("10.244.1.1")), CTX)
+    # The pmtu probe always runs; with ICMP filtered its echo carrier gets no answer either, so the
+    # path MTU is unmeasured (info), not a black hole.
+    doc = result(icmp=icmp(received=0), tcp=tcp("open"), traceroute=trace("10.244.1.1"), pmtu=pmtu(None))
+    v = judge(path(), doc, CTX)
     assert v.status == "ok" and codes(v)[:2] == ["PATH_AS_EXPECTED", "ICMP_FILTERED_TCP_OK"]
+    assert "MTU_BLACKHOLE" not in codes(v)
+    f = finding(v, Code.MTU_UNMEASURED)
+    assert f.severity == "info" and "ICMP" in f.message
+
+
+def test_mtu_unmeasured_when_the_udp_carrier_gets_no_answer() -> None:
+    doc = result(engine="unprivileged", icmp=nm("ICMP datagram sockets are not permitted"), tcp=tcp("open"),
+                 pmtu=pmtu(None, method="udp"))
+    v = judge(path(), doc, CTX)
+    assert v.status == "ok" and "MTU_BLACKHOLE" not in codes(v) and "MTU_UNMEASURED" in codes(v)
+
+
+def test_black_hole_still_found_when_the_smallest_df_probe_passed_without_icmp() -> None:
+    doc = result(icmp=icmp(received=0), tcp=tcp("open"), pmtu=pmtu(576))
+    assert finding(judge(path(), doc, CTX), Code.MTU_BLACKHOLE).severity == "error"
+
+
+# ---- UDP ----------------------------------------------------------------------------------------------
+
+
+def test_udp_port_closed_is_a_problem() -> None:
+    doc = result(icmp=icmp(), udp=udp("closed", err("10.244.2.3", "portUnreachable", 3, 3)), pmtu=pmtu(1450))
+    v = judge(path(), doc, CTX)
+    f = finding(v, Code.UDP_CLOSED)
+    assert (v.status, v.matches_expected, f.severity, f.node) == ("problem", False, "error", "worker25")
+    assert "9999" in f.message and "PATH_AS_EXPECTED" not in codes(v) and codes(v)[0] == "UDP_CLOSED"
+
+
+def test_udp_port_closed_proves_reachability_even_without_icmp() -> None:
+    doc = result(icmp=icmp(received=0), udp=udp("closed", err("10.244.2.3", "portUnreachable", 3, 3)))
+    v = judge(path(), doc, CTX)
+    assert "UDP_CLOSED" in codes(v) and "NO_REPLY" not in codes(v)
+
+
+def test_udp_rejected_names_who_rejected() -> None:
+    doc = result(icmp=icmp(), udp=udp("filtered", err("10.250.0.25", "adminProhibited", 3, 13)))
+    v = judge(path(), doc, CTX)
+    f = finding(v, Code.UDP_FILTERED)
+    assert v.status == "problem" and "adminProhibited from 10.250.0.25 (worker25" in f.message
+
+
+def test_udp_silence_is_not_a_problem_but_is_said() -> None:
+    v = judge(path(), result(icmp=icmp(), udp=udp("open|filtered"), pmtu=pmtu(1450)), CTX)
+    assert (v.status, v.matches_expected) == ("ok", True)
+    f = finding(v, Code.UDP_OPEN_FILTERED)
+    assert f.severity == "info" and "9999" in f.message
+    assert "UDP_OPEN_FILTERED" not in codes(judge(path(), result(icmp=icmp(), udp=udp("open")), CTX))
+
+
+def test_udp_unanswered_and_nothing_else_is_no_reply() -> None:
+    doc = result(icmp=icmp(received=0), udp=udp("open|filtered"), traceroute=trace("10.244.1.1"))
+    v = judge(path(), doc, CTX)
+    assert "NO_REPLY" in codes(v) and "UDP 9999 open|filtered" in finding(v, Code.NO_REPLY).message
+
+
+# ---- the probe pod is not SRC -------------------------------------------------------------------------
+
+
+def test_probe_pod_address_is_named_as_the_sender() -> None:
+    doc = result(local=local(source="10.244.1.2"), icmp=icmp(ttl=62), pmtu=pmtu(1450),
+                 traceroute=trace("10.244.1.1", "10.244.2.0", "10.244.2.3", reached=True))
+    v = judge(path(), doc, CTX)
+    for code in (Code.PATH_AS_EXPECTED, Code.ROUTED_HOPS):
+        message = finding(v, code).message
+        assert "from 10.244.1.2" in message and "not from 10.244.1.6" in message
+    same = judge(path(), result(local=local(), icmp=icmp(ttl=62)), CTX)
+    assert "not from" not in finding(same, Code.PATH_AS_EXPECTED).message
+    assert finding(same, Code.PATH_AS_EXPECTED).message == path().summary
+
+
+def test_tcp_filtered_from_a_probe_pod_mentions_policies_on_src_labels() -> None:
+    v = judge(path(), result(local=local(source="10.244.1.2"), icmp=icmp(), tcp=tcp("filtered")), CTX)
+    assert "--mode ephemeral" in finding(v, Code.TCP_FILTERED).hint
+    same = judge(path(), result(local=local(), icmp=icmp(), tcp=tcp("filtered")), CTX)
+    assert "--mode ephemeral" not in finding(same, Code.TCP_FILTERED).hint
+
+
+def test_observations_are_public() -> None:
+    obs = observations(result(local=local(source="10.244.1.2"), udp=udp("closed"), pmtu=pmtu(None)))
+    seen = (obs.valid, obs.source_address, obs.udp_port, obs.udp_state)
+    assert seen == (True, "10.244.1.2", 9999, "closed") and obs.probe("tcp") is None
+    pmtu_status = obs.probe("pmtu")
+    assert pmtu_status is not None and pmtu_status.measured
+    assert not observations({"error": "x"}).valid
+
+
+def test_every_code_is_documented_and_in_the_schema() -> None:
+    docs = Path(__file__).parents[2] / "docs"
+    text = (docs / "findings.md").read_text()
+    schema = json.loads((docs / "schema" / "trace.schema.json").read_text())
+    enum = schema["$defs"]["verdict"]["properties"]["findings"]["items"]["properties"]["code"]["enum"]
+    for code in Code:
+        assert f"## {code.value} (" in text and code.value in enum
 
 
 def test_mtu_lowered_mid_path_is_a_black_hole() -> None:
