@@ -58,6 +58,12 @@ def new_run_id() -> str:
 class PodSecurityRejected(CannotProbeError):
     """The API server's PodSecurity admission refused the probe (pod or ephemeral container)."""
 
+    @property
+    def host_namespaces(self) -> bool:
+        """Refused for sharing the host network, which the probe of a host-network source must:
+        no engine fallback helps then."""
+        return "host namespaces" in self.message
+
 
 @dataclass(frozen=True)
 class ProbeSpec:
@@ -210,6 +216,9 @@ def _pods(namespace: str) -> str:
 
 
 def _rejected(exc: CannotProbeError) -> CannotProbeError:
+    if "violates PodSecurity" in exc.message and "host namespaces" in exc.message:
+        return PodSecurityRejected(exc.message, hint="the source is in the host network, so its probe must "
+                                   "be too; --mode ephemeral probes from inside the source pod instead")
     if "violates PodSecurity" in exc.message:
         return PodSecurityRejected(exc.message, hint="the namespace enforces a Pod Security level; "
                                    "--engine unprivileged fits `restricted`")

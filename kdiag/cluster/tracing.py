@@ -203,7 +203,7 @@ def trace(cluster: Cluster, request: TraceRequest, *, say: Say, warn: Say) -> Tr
             run = probes.run(cluster, spec, say=say, warn=warned)
             break
         except probes.PodSecurityRejected as exc:
-            if i == len(flavours) - 1:
+            if i == len(flavours) - 1 or exc.host_namespaces:
                 raise
             fallback_reason = exc.message
             warned(f"Pod Security in namespace {spec.namespace} rejected the raw-socket probe (NET_RAW); "
