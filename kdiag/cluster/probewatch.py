@@ -150,7 +150,10 @@ def wait_for_container(cluster: Cluster, spec: ProbeSpec, version: str, *, deadl
                                          timeout=remaining + 1):
             if not line.strip():
                 continue
-            event = json.loads(line)
+            try:
+                event = json.loads(line)
+            except ValueError:
+                break  # a line cut short by a dropped connection: watch again from `version`
             kind, obj = event.get("type"), event.get("object") or {}
             if kind == "ERROR":  # 410 Gone: the version is too old; start again from a fresh GET
                 obj = _get(cluster, spec)
