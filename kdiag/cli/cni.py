@@ -2,46 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
 from kdiag.cli import options as opt
 from kdiag.cli.env import Environment
 from kdiag.cluster.client import ClusterOptions
-from kdiag.model.datapath import Datapath, Mode, Routing
+from kdiag.model.documents import datapath_document
 from kdiag.render import registry
+from kdiag.render.cni import datapath_text
 
 CNI_VIEWS = ("text",)
-
-
-def datapath_document(datapath: Datapath) -> dict[str, Any]:
-    return {"apiVersion": "kdiag/v1", "kind": "Datapath", "summary": datapath.summary(), **datapath.to_dict()}
-
-
-def datapath_text(datapath: Datapath) -> str:
-    o = datapath.overlay
-    bridged = datapath.mode is Mode.BRIDGE and datapath.bridge
-    attach = f"bridge {datapath.bridge}" if bridged else datapath.mode.value
-    lines = [
-        f"CNI:       {datapath.cni}" + (" (generic model)" if datapath.generic else ""),
-        f"Pods:      {attach}" + (f", gateway {datapath.gateway}" if datapath.gateway else ""),
-        f"Routing:   {datapath.routing.value}",
-    ]
-    if o.enabled:
-        extra = [f"VNI {o.vni}" if o.vni is not None else "", f"overhead {o.overhead} bytes",
-                 "only across subnets" if o.cross_subnet_only else ""]
-        lines.append(f"Overlay:   {o.describe()} ({', '.join(x for x in extra if x)})")
-    elif datapath.routing is not Routing.L2:
-        lines.append("Overlay:   none")
-    if datapath.pod_mtu:
-        lines.append(f"Pod MTU:   {datapath.pod_mtu}")
-    lines.append("Evidence:")
-    lines += [f"  {e.source}: {e.detail}" for e in datapath.evidence] or ["  none"]
-    if datapath.notes:
-        lines.append("Notes:")
-        lines += [f"  {note}" for note in datapath.notes]
-    return "\n".join(lines) + "\n"
 
 
 @opt.connected(namespaced=False, all_namespaces=False)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from kdiag.model.datapath import Datapath
 from kdiag.model.objects import NodeInfo, PodInfo
 from kdiag.model.pairs import Classification, PairSummary, PodPair, outside_pod_cidr
 from kdiag.model.podstatus import node_status, readiness_gates_text, summarize_pod
@@ -154,3 +155,9 @@ def pair_list_document(
             for pair in pairs
         ]
     return document
+
+
+def datapath_document(datapath: Datapath) -> Document:
+    """`kdiag cni -o json`: the detected datapath with its evidence."""
+    return {"apiVersion": API_VERSION, "kind": "Datapath", "summary": datapath.summary(),
+            **datapath.to_dict()}
