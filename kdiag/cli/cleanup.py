@@ -19,8 +19,8 @@ def cleanup(
     connection: ClusterOptions,
 ) -> None:
     """Delete kdiag probe pods (label app.kubernetes.io/managed-by=kdiag) in a namespace, or all (-A)."""
+    from kdiag.cluster.cleanup import cleanup as delete_probe_pods
     from kdiag.cluster.client import Cluster
-    from kdiag.cluster.probes import cleanup as delete_probe_pods
 
     env: Environment = ctx.obj
     cluster = Cluster(connection)

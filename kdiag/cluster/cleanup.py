@@ -1,0 +1,48 @@
+"""`kdiag cleanup`: find and delete probe pods that traces left behind (kdiag killed with -9, say)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+from kdiag.cluster.client import Cluster
+from kdiag.cluster.parse import parse_time
+from kdiag.cluster.probes import PROBE_SELECTOR, delete_pod
+
+
+@dataclass(frozen=True)
+class Cleanup:
+    deleted: tuple[str, ...]  # ns/name
+    spared: tuple[str, ...]  # ns/name of probe pods whose trace may still be running
+
+
+def _may_be_in_use(pod: dict[str, Any], now: datetime) -> bool:
+    """A probe pod that is still Pending/Running and younger than its activeDeadlineSeconds may
+    belong to a trace in progress (kdiag deletes its pods itself; the deadline bounds a trace)."""
+    if pod.get("status", {}).get("phase") not in ("Pending", "Running"):
+        return False
+    deadline = pod.get("spec", {}).get("activeDeadlineSeconds")
+    created = parse_time(pod["metadata"].get("creationTimestamp"))
+    if not deadline or created is None:
+        return False
+    return (now - created).total_seconds() < float(deadline)
+
+
+def cleanup(cluster: Cluster, namespace: str | None, *, include_running: bool = False) -> Cleanup:
+    """Delete kdiag probe pods in `namespace` (None: all namespaces); those a running trace may
+    still use only with `include_running`."""
+    path = f"/api/v1/namespaces/{quote(namespace)}/pods" if namespace else "/api/v1/pods"
+    where = f"in namespace {namespace}" if namespace else "in all namespaces"
+    now = datetime.now(timezone.utc)
+    deleted: list[str] = []
+    spared: list[str] = []
+    for pod in cluster.list_pages(path, query={"labelSelector": PROBE_SELECTOR}, what=f"list pods {where}"):
+        ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        if not include_running and _may_be_in_use(pod, now):
+            spared.append(f"{ns}/{name}")
+            continue
+        delete_pod(cluster, ns, name)
+        deleted.append(f"{ns}/{name}")
+    return Cleanup(tuple(deleted), tuple(spared))
