@@ -255,8 +255,8 @@ def _pool_for(configuration: Any) -> Any:
         tls["cert_file"] = configuration.cert_file
         tls["key_file"] = configuration.key_file
     if configuration.proxy:
-        return urllib3.ProxyManager(configuration.proxy, maxsize=4, **tls)
-    return urllib3.PoolManager(maxsize=4, **tls)
+        return urllib3.ProxyManager(configuration.proxy, maxsize=16, **tls)
+    return urllib3.PoolManager(maxsize=16, **tls)
 
 
 def _connect(options: ClusterOptions) -> tuple[Any, str]:
