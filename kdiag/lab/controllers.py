@@ -17,15 +17,14 @@ is deliberately absent: the lab has no scheduler either, and kdiag does not need
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from kdiag.cluster.client import Cluster, ClusterOptions
 from kdiag.errors import KdiagError
+from kdiag.lab.api import Api, config_from_lab
 from kdiag.lab.paths import LabPaths
 
 log = logging.getLogger("kdiag.lab.controllers")
@@ -34,7 +33,7 @@ FORCE_DELETE_AFTER = 30.0
 
 class NamespaceController:
     def __init__(self, paths: LabPaths) -> None:
-        self.api = Cluster(ClusterOptions(kubeconfig=str(paths.kubeconfig), context="kdiag-lab"))
+        self.api = Api(config_from_lab(paths))
         self.ca = paths.ca_cert.read_text()
         self.finalizing: set[str] = set()
 
@@ -45,11 +44,10 @@ class NamespaceController:
         )
         for resource, body in objects:
             try:
-                self.api.request("POST", f"/api/v1/namespaces/{namespace}/{resource}", body=body,
-                                 what=f"create {resource} in {namespace}")
+                self.api.create(f"/api/v1/namespaces/{namespace}/{resource}", body)
             except KdiagError as exc:
                 # Exists already (409), or the namespace is terminating (403): both fine.
-                if "already exists" not in exc.message and "terminat" not in exc.message:
+                if exc.status not in (409, 403):
                     log.warning("namespace %s: %s", namespace, exc.message)
 
     def finalize(self, namespace: str) -> None:
@@ -61,12 +59,12 @@ class NamespaceController:
     def _namespaced_collections(self) -> list[str]:
         """API paths of every namespaced resource type that supports deletecollection."""
         paths = []
-        groups = self.api.request("GET", "/apis", what="discover API groups")
+        groups = self.api.get("/apis")
         versions = ["/api/v1"] + [
             f"/apis/{g['preferredVersion']['groupVersion']}" for g in groups.get("groups", [])
         ]
         for version in versions:
-            resources = self.api.request("GET", version, what=f"discover {version}")
+            resources = self.api.get(version)
             for resource in resources.get("resources", []):
                 verbs = resource.get("verbs", [])
                 if resource.get("namespaced") and "/" not in resource["name"] and "deletecollection" in verbs:
@@ -80,15 +78,12 @@ class NamespaceController:
                 if path.endswith("/pods"):
                     continue  # pods go through graceful deletion below
                 try:
-                    self.api.request("DELETE", path, what=f"delete {path}")
+                    self.api.delete(path)
                 except KdiagError as exc:
                     log.info("deletecollection %s: %s", path, exc.message)
             self._delete_pods(namespace)
-            self.api.request(
-                "PUT", f"/api/v1/namespaces/{namespace}/finalize",
-                body={"metadata": {"name": namespace}, "spec": {"finalizers": []}},
-                what=f"finalize namespace {namespace}",
-            )
+            self.api.request("PUT", f"/api/v1/namespaces/{namespace}/finalize",
+                             {"metadata": {"name": namespace}, "spec": {"finalizers": []}})
             log.info("namespace %s finalized", namespace)
         except KdiagError as exc:
             log.warning("finalizing %s: %s", namespace, exc.message)
@@ -97,25 +92,21 @@ class NamespaceController:
 
     def _delete_pods(self, namespace: str) -> None:
         pods = f"/api/v1/namespaces/{namespace}/pods"
-        self.api.request("DELETE", pods, what="delete pods")
+        self.api.delete(pods)
         deadline = time.monotonic() + FORCE_DELETE_AFTER
-        while self.api.request("GET", pods, query={"limit": "1"}, what="list pods").get("items"):
+        while self.api.get(pods, limit="1").get("items"):
             if time.monotonic() > deadline:
                 # No kubelet finished these (their node is gone): do what node lifecycle would.
-                self.api.request("DELETE", pods, query={"gracePeriodSeconds": "0"}, what="delete pods")
+                self.api.request("DELETE", pods, query={"gracePeriodSeconds": "0"})
             time.sleep(0.2)
 
     def run(self) -> None:
         while True:
-            listing = self.api.request("GET", "/api/v1/namespaces", what="list namespaces")
+            listing = self.api.get("/api/v1/namespaces")
             for ns in listing.get("items", []):
                 self.handle(ns)
-            query = {"watch": "1", "resourceVersion": listing["metadata"]["resourceVersion"],
-                     "timeoutSeconds": "300", "allowWatchBookmarks": "false"}
             try:
-                for line in self.api.stream_lines("/api/v1/namespaces", query=query,
-                                                  what="watch namespaces", timeout=330):
-                    event = json.loads(line)
+                for event in self.api.watch("/api/v1/namespaces", listing["metadata"]["resourceVersion"]):
                     if event.get("type") in ("ADDED", "MODIFIED"):
                         self.handle(event["object"])
             except KdiagError as exc:  # a dropped watch or expired resourceVersion: relist

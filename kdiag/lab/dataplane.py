@@ -17,8 +17,8 @@ from pathlib import Path
 
 from kdiag.errors import LabError, NotFoundError, UsageError
 from kdiag.lab import netns, pki, seed
+from kdiag.lab.api import Api, ApiError, config_from_lab
 from kdiag.lab.kubelet import serving_cert
-from kdiag.lab.kubelet_api import Api, ApiError, config_from_lab
 from kdiag.lab.kubelet_config import DEFAULT_IMAGES, DataplaneConfig, images_from_env, lab_id_for
 from kdiag.lab.paths import LabPaths
 from kdiag.lab.processes import free_port

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kdiag.lab import netns
-from kdiag.lab.kubelet_api import Api, ApiError, config_from_lab
+from kdiag.lab.api import Api, ApiError, config_from_lab
 from kdiag.lab.kubelet_config import DataplaneConfig
 from kdiag.lab.kubelet_events import EventRecorder
 from kdiag.lab.kubelet_node import IpAllocator, register_nodes

@@ -10,7 +10,7 @@ import threading
 import uuid
 from typing import Any
 
-from kdiag.lab.kubelet_api import Api, ApiError
+from kdiag.lab.api import Api, ApiError
 from kdiag.lab.kubelet_runtime import now_rfc3339
 
 log = logging.getLogger("kdiag.lab.kubelet")

@@ -8,8 +8,8 @@ import platform
 import threading
 from typing import Any
 
+from kdiag.lab.api import Api, ApiError
 from kdiag.lab.binaries import KUBERNETES_VERSION
-from kdiag.lab.kubelet_api import Api, ApiError
 from kdiag.lab.kubelet_runtime import now_rfc3339
 from kdiag.lab.topology import BRIDGE_HOSTGW, BRIDGE_VXLAN, UNDERLAY_CIDR, VXLAN_VNI, LabNetwork, NodeSpec
 

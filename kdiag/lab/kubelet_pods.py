@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kdiag.lab import netns
-from kdiag.lab.kubelet_api import Api, ApiError
+from kdiag.lab.api import Api, ApiError
 from kdiag.lab.kubelet_config import DataplaneConfig, normalize_image
 from kdiag.lab.kubelet_events import EventRecorder
 from kdiag.lab.kubelet_node import FIXED_IP_ANNOTATION, IpAllocator

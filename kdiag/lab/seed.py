@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kdiag.lab.kubelet_api import Api, ApiError
+from kdiag.lab.api import Api, ApiError
 from kdiag.lab.kubelet_node import FIXED_IP_ANNOTATION
 from kdiag.lab.topology import BRIDGE_VXLAN, PTP, LabNetwork
 

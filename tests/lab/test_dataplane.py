@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from kdiag.lab import dataplane, netns
-from kdiag.lab.kubelet_api import Api, config_from_lab
+from kdiag.lab.api import Api, config_from_lab
 from kdiag.lab.kubelet_config import DataplaneConfig
 from kdiag.lab.seed import SEED_PODS
 

@@ -1,4 +1,4 @@
-"""The lab kubelet's and seeder's view of the API: a few verbs and watches over kdiag's own client.
+"""The lab daemons' view of the API (kubelet, seeder, controllers): verbs and watches over Cluster.
 
 Requests go through `kdiag.cluster.client.Cluster` (thread-safe: one urllib3 pool), as the lab
 admin; this module only adds the verbs the daemons use and decodes watch streams into events.
