@@ -15,9 +15,10 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+
+from kdiag.lab.processes import wait_gone
 
 NETNS_DIR = Path("/run/netns")
 IFNAMSIZ = 15  # usable characters of a Linux interface name
@@ -78,25 +79,6 @@ def pids(name: str) -> list[int]:
     return [int(p) for p in proc.stdout.split() if p.isdigit()]
 
 
-def _wait_gone(pid_list: Sequence[int], timeout: float) -> None:
-    """Wait until the killed processes have left /proc (they are not our children, so no waitpid)."""
-    deadline = time.monotonic() + timeout
-    remaining = list(pid_list)
-    while remaining and time.monotonic() < deadline:
-        remaining = [p for p in remaining if Path(f"/proc/{p}").exists() and not _is_zombie(p)]
-        if remaining:
-            time.sleep(0.01)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    # The state letter follows the parenthesised command name, which may itself contain spaces.
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
-
-
 def delete(name: str, kill: bool = True) -> None:
     """Kill what still runs inside, then remove the namespace. Missing namespaces are fine.
 
@@ -109,7 +91,7 @@ def delete(name: str, kill: bool = True) -> None:
         for pid in victims:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        _wait_gone(victims, timeout=2.0)
+        wait_gone(victims, timeout=2.0)
     proc = _run(["ip", "netns", "del", name], check=False)
     if proc.returncode != 0 and exists(name):
         raise NetnsError(f"ip netns del {name}: {proc.stderr.strip()}")

@@ -89,6 +89,21 @@ def stop(pid: int, marker: str, *, grace: float = 10.0) -> bool:
     return True
 
 
+def wait_gone(pids: Sequence[int], timeout: float) -> None:
+    """Wait (on pidfds, no polling) until the processes have exited; our children or not."""
+    fds = []
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            fds.append(os.pidfd_open(pid))
+    try:
+        deadline = time.monotonic() + timeout
+        for fd in fds:
+            _exited(fd, max(0.0, deadline - time.monotonic()))
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
 def _exited(pidfd: int, timeout: float) -> bool:
     poller = select.poll()
     poller.register(pidfd, select.POLLIN)
