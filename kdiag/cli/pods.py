@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Annotated
 
 import typer
 
@@ -63,6 +64,8 @@ def pods(
 @opt.connected(namespaced=False, all_namespaces=False)
 def nodes(
     ctx: typer.Context,
+    names: Annotated[list[str] | None, typer.Argument(
+        help="Only these nodes.", autocompletion=opt.complete_nodes, show_default=False)] = None,
     output: str = opt.output_option(registry.choices(NODE_VIEWS), "wide"),
     selector: opt.Selector = "",
     *,
@@ -71,6 +74,7 @@ def nodes(
     """List nodes with their internal IPs, pod CIDRs and pod counts."""
     from kdiag.cluster.client import Cluster
     from kdiag.cluster.inventory import PodQuery, list_nodes, list_pods
+    from kdiag.errors import NotFoundError
     from kdiag.model.documents import node_list_document
     from kdiag.model.pairs import pods_per_node
     from kdiag.render.rows import NODE_HEADER, node_rows
@@ -79,6 +83,12 @@ def nodes(
     env: Environment = ctx.obj
     cluster = Cluster(connection)
     found = list_nodes(cluster, selector)
+    if names:
+        known = {node.name for node in found}
+        missing = [name for name in names if name not in known]
+        if missing:
+            raise NotFoundError(f'nodes "{missing[0]}" not found', hint="list them with `kdiag nodes`")
+        found = [node for node in found if node.name in names]
     if not found and output not in ("json", "yaml"):
         env.err("No resources found")
         return

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from kdiag.cluster.client import Cluster
-from kdiag.cluster.parse import parse_node, parse_nodes, parse_pod, parse_pods
+from kdiag.cluster.parse import parse_nodes, parse_pod, parse_pods
 from kdiag.errors import CannotProbeError, NotFoundError, UsageError
 from kdiag.model.objects import NodeInfo, PodInfo
 
@@ -65,10 +65,6 @@ def readable_nodes(cluster: Cluster, warn: Callable[[str], None], without: str) 
             raise
         warn(f"cannot list nodes (forbidden): {without}")
         return []
-
-
-def get_node(cluster: Cluster, name: str) -> NodeInfo:
-    return parse_node(cluster.request("GET", f"/api/v1/nodes/{quote(name)}", what=f"get node {name}"))
 
 
 def get_pod(cluster: Cluster, namespace: str, name: str) -> PodInfo:

@@ -101,7 +101,6 @@ class ProbeRun:
     pod: str
     namespace: str
     container: str
-    api_seconds: float  # create + delete requests
     start_seconds: float  # created -> container running
     probe_seconds: float  # running -> result read
 
@@ -308,7 +307,6 @@ def run(cluster: Cluster, spec: ProbeSpec, *, say: Say, warn: Say) -> ProbeRun:
             raise
         finally:
             if created:
-                deleting = time.monotonic()
                 try:
                     with _shielded():
                         delete_pod(cluster, spec.namespace, spec.name)
@@ -317,9 +315,8 @@ def run(cluster: Cluster, spec: ProbeSpec, *, say: Say, warn: Say) -> ProbeRun:
                 except KdiagError as exc:
                     warn(f"could not delete probe pod {spec.namespace}/{spec.name}: {exc.message} "
                          "(run `kdiag cleanup`)")
-                api_delete = time.monotonic() - deleting
-    return ProbeRun(result, spec.name, spec.namespace, spec.container, api + api_delete,
-                    outcome.running_at - started - api, probe_s)
+    return ProbeRun(result, spec.name, spec.namespace, spec.container, outcome.running_at - started - api,
+                    probe_s)
 
 
 def _run_ephemeral(cluster: Cluster, spec: ProbeSpec, *, say: Say, warn: Say) -> ProbeRun:
@@ -333,8 +330,8 @@ def _run_ephemeral(cluster: Cluster, spec: ProbeSpec, *, say: Say, warn: Say) ->
         api = time.monotonic() - started
         outcome = wait_for_container(cluster, spec, version, deadline=started + spec.timeout, say=say)
         result = read_result(cluster, spec, outcome)
-    return ProbeRun(result, spec.source_pod, spec.namespace, spec.name, api,
-                    outcome.running_at - started - api, time.monotonic() - outcome.running_at)
+    return ProbeRun(result, spec.source_pod, spec.namespace, spec.name, outcome.running_at - started - api,
+                    time.monotonic() - outcome.running_at)
 
 
 def _allowed(cluster: Cluster, namespace: str, verb: str, resource: str, subresource: str) -> bool | None:

@@ -18,7 +18,6 @@ from kdiag.lab.paths import LabPaths
 
 Json = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
-STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 ApiError = KdiagError
 
 

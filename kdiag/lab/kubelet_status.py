@@ -15,8 +15,6 @@ CREATING = "ContainerCreating"
 ERR_IMAGE_PULL = "ErrImagePull"
 IMAGE_PULL_BACKOFF = "ImagePullBackOff"
 CRASH_LOOP = "CrashLoopBackOff"
-CREATE_ERROR = "CreateContainerError"
-RUN_ERROR = "RunContainerError"
 
 
 @dataclass

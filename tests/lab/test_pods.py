@@ -173,6 +173,10 @@ def test_nodes_view(lab: Lab) -> None:
     result = lab.kdiag("nodes")
     rows = {r[0]: r for r in _cells(result.stdout)}
     assert rows["worker24"][:5] == ["worker24", "Ready", "<none>", "10.250.0.24", "10.244.1.0/24"]
+    one = lab.kdiag("nodes", "worker25")
+    assert [r[0] for r in _cells(one.stdout)] == ["NAME", "worker25"]
+    missing = lab.kdiag("nodes", "worker99")
+    assert missing.exit_code == 2 and 'nodes "worker99" not found' in missing.stderr
     document = lab.kdiag("nodes", "-o", "json").json()
     jsonschema.validate(document, json.loads((SCHEMAS / "nodelist.schema.json").read_text()))
 
@@ -220,4 +224,5 @@ def test_completion_offers_names_from_the_cluster(lab: Lab, varied: str) -> None
     assert _complete(lab, f"kdiag pods -n {varied} -o n") == ["net", "name"]
     assert set(_complete(lab, f"kdiag pairs -n {varied} -o ")) >= {"summary", "json"}
     assert _complete(lab, "kdiag trace hello-app-1") == ["hello-app-1-675b9f655c-8r76c"]
+    assert _complete(lab, "kdiag nodes work") == ["worker24", "worker25"]
     assert _complete(lab, f"kdiag trace {varied}/cra") == [f"{varied}/crashloop"]
