@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kdiag.cluster.client import Cluster, ClusterOptions
 from kdiag.errors import KdiagError
-from kdiag.lab import binaries, lifecycle
-from kdiag.lab.paths import LabPaths
+from kdiag_lab import binaries, lifecycle
+from kdiag_lab.paths import LabPaths
 
 BENCH_LABEL = "kdiag.dev/bench"
 NAMESPACES = 10

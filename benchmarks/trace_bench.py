@@ -29,8 +29,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from kdiag.lab import binaries, lifecycle  # noqa: E402  (needs the repo root on sys.path)
-from kdiag.lab.paths import LabPaths  # noqa: E402
+from kdiag_lab import binaries, lifecycle  # noqa: E402  (needs the repo root on sys.path)
+from kdiag_lab.paths import LabPaths  # noqa: E402
 
 SRC, DST = "hello-app-1-675b9f655c-8r76c", "hello-app-2-787d8656bb-dfl8c"
 TARGET_SECONDS = 3.0

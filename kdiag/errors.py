@@ -48,9 +48,3 @@ class CannotProbeError(KdiagError):
 
 class ConfigError(UsageError):
     """No or broken kubeconfig, unknown context."""
-
-
-class LabError(KdiagError):
-    """The practice lab could not be built, started or stopped."""
-
-    exit_code = ExitCode.CANNOT_PROBE

@@ -23,8 +23,8 @@ import pytest
 
 from kdiag.cli.env import Environment
 from kdiag.cli.main import main
-from kdiag.lab import binaries, lifecycle
-from kdiag.lab.paths import LabPaths
+from kdiag_lab import binaries, lifecycle
+from kdiag_lab.paths import LabPaths
 from tests.prereq import require
 
 
@@ -84,7 +84,7 @@ def _lab_prerequisites() -> None:
 
 def _dataplane_available() -> bool:
     try:
-        from kdiag.lab import dataplane
+        from kdiag_lab import dataplane
     except ImportError:
         return False
     return hasattr(dataplane, "start") and os.environ.get("KDIAG_TEST_CONTROL_PLANE_ONLY") != "1"

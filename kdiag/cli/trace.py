@@ -15,6 +15,7 @@ import typer
 from kdiag.cli import options as opt
 from kdiag.cli.env import Environment
 from kdiag.cluster.client import ClusterOptions
+from kdiag.defaults import PROBE_IMAGE
 from kdiag.exitcodes import ExitCode
 from kdiag.render import registry
 
@@ -56,7 +57,7 @@ def trace(
                                 "(probe pod start + probing), e.g. 30s, 2m."),
     image: str | None = typer.Option(None, "--image", show_default=False,
                                      help="Probe image with python3 [default: $KDIAG_PROBE_IMAGE, else "
-                                          "nicolaka/netshoot:v0.13]."),
+                                          f"{PROBE_IMAGE}]."),
     mode: str = typer.Option("pod", "--mode", metavar="pod|ephemeral",
                              help="pod: a probe pod on SRC's node (deleted afterwards); ephemeral: an "
                                   "ephemeral container inside SRC (cannot be removed)."),

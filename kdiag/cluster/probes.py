@@ -33,9 +33,10 @@ from urllib.parse import quote
 from kdiag.agent import agent_source
 from kdiag.cluster.client import Cluster
 from kdiag.cluster.probewatch import Outcome, wait_for_container
+from kdiag.defaults import PROBE_IMAGE
 from kdiag.errors import CannotProbeError, KdiagError, NotFoundError
 
-DEFAULT_IMAGE = "nicolaka/netshoot:v0.13"  # ships python3; pinned so every run is the same
+DEFAULT_IMAGE = PROBE_IMAGE
 IMAGE_ENV = "KDIAG_PROBE_IMAGE"
 MANAGED_BY_LABEL, MANAGED_BY = "app.kubernetes.io/managed-by", "kdiag"
 RUN_ID_LABEL = "kdiag.dev/run-id"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Lab, run_kdiag
-from tests.lab.trace_helpers import HELLO_1, HELLO_2, probe_pods
+from tests.e2e.trace_helpers import HELLO_1, HELLO_2, probe_pods
 
 
 def _usage_error(result: Any, *needles: str) -> None:

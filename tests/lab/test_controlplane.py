@@ -7,9 +7,9 @@ import socket
 import tempfile
 from pathlib import Path
 
-from kdiag.lab import binaries, lifecycle
-from kdiag.lab.paths import LabPaths
-from kdiag.lab.processes import is_ours
+from kdiag_lab import binaries, lifecycle
+from kdiag_lab.paths import LabPaths
+from kdiag_lab.processes import is_ours
 from tests.conftest import Lab, _lab_prerequisites, run_kdiag
 
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from kdiag.lab import dataplane, netns
-from kdiag.lab.api import Api, config_from_lab
-from kdiag.lab.kubelet_config import DataplaneConfig
-from kdiag.lab.seed import SEED_PODS
+from kdiag_lab import dataplane, netns
+from kdiag_lab.api import Api, config_from_lab
+from kdiag_lab.kubelet_config import DataplaneConfig
+from kdiag_lab.seed import SEED_PODS
 
 pytestmark = pytest.mark.lab
 
@@ -167,7 +167,7 @@ def test_host_network_pod_uses_the_node_ip(lab: Any, pod_name: str) -> None:
 
 def test_seed_ports_answer_across_nodes_via_lab_exec(lab: Any) -> None:
     client = "pod/default/hello-app-1-675b9f655c-8r76c"
-    wire = ["python3", "-m", "kdiag.lab.wire", "connect", "--timeout", "2"]
+    wire = ["python3", "-m", "kdiag_lab.wire", "connect", "--timeout", "2"]
     assert dataplane.exec_in(lab.paths, client, [*wire, "--to", "10.244.2.4", "--port", "443"]) == 0
     assert dataplane.exec_in(lab.paths, client, [*wire, "--to", "10.244.1.3", "--port", "3306"]) == 0
     assert dataplane.exec_in(lab.paths, client, [*wire, "--to", "10.244.2.3", "--port", "8081"]) != 0

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from kdiag.lab import binaries, lifecycle, netns
-from kdiag.lab.kubelet_config import DataplaneConfig, lab_id_for
-from kdiag.lab.paths import LabPaths
+from kdiag_lab import binaries, lifecycle, netns
+from kdiag_lab.kubelet_config import DataplaneConfig, lab_id_for
+from kdiag_lab.paths import LabPaths
 from tests.lab.topology_helpers import root_snapshot, udp_ttl
 
 pytestmark = pytest.mark.lab

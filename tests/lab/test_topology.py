@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from kdiag.lab import netns
-from kdiag.lab.topology import (
+from kdiag_lab import netns
+from kdiag_lab.topology import (
     BRIDGE_HOSTGW,
     BRIDGE_VXLAN,
     DATAPATHS,

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from kdiag.lab import faults
-from kdiag.lab.topology import BRIDGE_HOSTGW, BRIDGE_VXLAN, PTP, LabNetwork
+from kdiag_lab import faults
+from kdiag_lab.topology import BRIDGE_HOSTGW, BRIDGE_VXLAN, PTP, LabNetwork
 from tests.lab.topology_helpers import new_lab_id, started, tcp_ok, udp_ttl, wire
 from tests.prereq import require_root_netns
 

@@ -1,4 +1,4 @@
-"""Shared helpers for the lab topology tests: run kdiag.lab.wire inside lab namespaces."""
+"""Shared helpers for the lab topology tests: run kdiag_lab.wire inside lab namespaces."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from kdiag.lab.topology import LabNetwork
+from kdiag_lab.topology import LabNetwork
 
 
 def new_lab_id() -> str:
@@ -18,7 +18,7 @@ def new_lab_id() -> str:
 
 
 def wire_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "kdiag.lab.wire", *args]
+    return [sys.executable, "-m", "kdiag_lab.wire", *args]
 
 
 @contextmanager

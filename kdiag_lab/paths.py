@@ -60,5 +60,5 @@ class LabPaths:
 
     @property
     def dataplane(self) -> Path:
-        """Owned by kdiag.lab.dataplane: network state, kubelet files, container logs."""
+        """Owned by kdiag_lab.dataplane: network state, kubelet files, container logs."""
         return self.root / "dataplane"

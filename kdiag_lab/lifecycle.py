@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from kdiag.errors import LabError
-from kdiag.lab import binaries as lab_binaries
-from kdiag.lab import controlplane
-from kdiag.lab.controlplane import Daemon
-from kdiag.lab.paths import LabPaths
-from kdiag.lab.processes import stop
+from kdiag_lab import binaries as lab_binaries
+from kdiag_lab import controlplane
+from kdiag_lab.controlplane import Daemon
+from kdiag_lab.errors import LabError
+from kdiag_lab.paths import LabPaths
+from kdiag_lab.processes import stop
 
 Emit = Callable[[str], None]
 
@@ -64,10 +64,10 @@ def up(paths: LabPaths, *, datapath: str, workers: int, emit: Emit, dataplane: b
         controlplane.bootstrap_objects(paths)
         controlplane.aggregate_cluster_roles(paths)
         if dataplane:
-            from kdiag.lab import dataplane as lab_dataplane
+            from kdiag_lab import dataplane as lab_dataplane
 
             pids = lab_dataplane.start(paths, datapath, workers, emit)
-            state.daemons += [Daemon("dataplane", pid, "kdiag.lab") for pid in pids]
+            state.daemons += [Daemon("dataplane", pid, "kdiag_lab") for pid in pids]
         state.save(paths)
     except BaseException:
         # Half a lab is worse than none: stop whatever did start, then report. The logs stay
@@ -92,7 +92,7 @@ def down(paths: LabPaths, *, emit: Emit) -> bool:
 
 def _stop_daemons(paths: LabPaths, state: LabState, emit: Emit) -> None:
     if state.datapath:
-        from kdiag.lab import dataplane as lab_dataplane
+        from kdiag_lab import dataplane as lab_dataplane
 
         lab_dataplane.stop(paths, emit)
     # Reverse start order: the kubelet and controllers before the apiserver, etcd last.

@@ -1,11 +1,11 @@
 """Small programs the lab runs *inside* its namespaces to make and observe traffic.
 
-    python -m kdiag.lab.wire serve --tcp 8080 [--tcp 443] [--name NAME]   # a pod's listeners
-    python -m kdiag.lab.wire ttl --port 9999 [--count 1]                  # print the TTL of arriving UDP
-    python -m kdiag.lab.wire send --to IP --port 9999 [--size N --df]     # one UDP datagram
-    python -m kdiag.lab.wire connect --to IP --port 8080                  # TCP; prints the answer
-    python -m kdiag.lab.wire ping --to IP                                 # one ICMP echo
-    python -m kdiag.lab.wire capture --iface sw-worker24 --udp-port 8472  # underlay capture, VXLAN decoded
+    python -m kdiag_lab.wire serve --tcp 8080 [--tcp 443] [--name NAME]   # a pod's listeners
+    python -m kdiag_lab.wire ttl --port 9999 [--count 1]                  # print the TTL of arriving UDP
+    python -m kdiag_lab.wire send --to IP --port 9999 [--size N --df]     # one UDP datagram
+    python -m kdiag_lab.wire connect --to IP --port 8080                  # TCP; prints the answer
+    python -m kdiag_lab.wire ping --to IP                                 # one ICMP echo
+    python -m kdiag_lab.wire capture --iface sw-worker24 --udp-port 8472  # underlay capture, VXLAN decoded
 
 Each prints one line `ready` on stdout once its socket is open, so callers wait on that instead of
 sleeping, then JSON lines with what it saw. Standard library only (tcpdump is not required).
@@ -199,7 +199,7 @@ def capture(iface: str, udp_port: int, count: int, timeout: float) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kdiag.lab.wire")
+    parser = argparse.ArgumentParser(prog="python -m kdiag_lab.wire")
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("serve")
     p.add_argument("--tcp", type=int, action="append", default=[])

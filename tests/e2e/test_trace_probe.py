@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from kdiag.cluster.client import Cluster, ClusterOptions
-from kdiag.lab import faults
-from kdiag.lab.kubelet_config import DataplaneConfig
+from kdiag_lab import faults
+from kdiag_lab.kubelet_config import DataplaneConfig
 from tests.conftest import Lab
-from tests.lab.trace_helpers import (
+from tests.e2e.trace_helpers import (
     HELLO_1,
     HELLO_2,
     PROBE_LABEL,

@@ -17,10 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from kdiag.lab.kubelet_runtime import ContainerLog, follow, format_lines, peer_closed
-from kdiag.lab.kubelet_status import ContainerRecord
+from kdiag_lab.kubelet_runtime import ContainerLog, follow, format_lines, peer_closed
+from kdiag_lab.kubelet_status import ContainerRecord
 
-log = logging.getLogger("kdiag.lab.kubelet")
+log = logging.getLogger("kdiag_lab.kubelet")
 # (namespace, pod, container) -> the container's record, or None when the pod is unknown here.
 Lookup = Callable[[str, str, str], "tuple[bool, ContainerRecord | None]"]
 

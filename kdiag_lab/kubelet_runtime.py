@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from kdiag.lab import netns
+from kdiag_lab import netns
 
 PYTHON_NAMES = {"python", "python3", "/usr/bin/python3", "/usr/local/bin/python3", "/usr/bin/python"}
 
@@ -44,7 +44,7 @@ def container_argv(container: Mapping[str, Any], pod_name: str) -> list[str]:
         ]
         if not ports:
             return ["sleep", "infinity"]
-        argv = [sys.executable, "-m", "kdiag.lab.wire", "serve", "--name", pod_name]
+        argv = [sys.executable, "-m", "kdiag_lab.wire", "serve", "--name", pod_name]
         for port in ports:
             argv += ["--tcp", str(port)]
         return argv

@@ -17,8 +17,8 @@ import tempfile
 from collections.abc import Callable
 from types import TracebackType
 
-from kdiag.lab import netns
-from kdiag.lab.topology import BRIDGE_VXLAN, VXLAN_PORT, LabNetwork
+from kdiag_lab import netns
+from kdiag_lab.topology import BRIDGE_VXLAN, VXLAN_PORT, LabNetwork
 
 
 class Fault:

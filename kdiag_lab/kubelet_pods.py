@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kdiag.lab import netns
-from kdiag.lab.api import Api, ApiError
-from kdiag.lab.kubelet_config import DataplaneConfig, normalize_image
-from kdiag.lab.kubelet_events import EventRecorder
-from kdiag.lab.kubelet_node import FIXED_IP_ANNOTATION, IpAllocator
-from kdiag.lab.kubelet_runtime import ContainerLog, Process, container_argv, container_env, now_rfc3339
-from kdiag.lab.kubelet_status import (
+from kdiag_lab import netns
+from kdiag_lab.api import Api, ApiError
+from kdiag_lab.kubelet_config import DataplaneConfig, normalize_image
+from kdiag_lab.kubelet_events import EventRecorder
+from kdiag_lab.kubelet_node import FIXED_IP_ANNOTATION, IpAllocator
+from kdiag_lab.kubelet_runtime import ContainerLog, Process, container_argv, container_env, now_rfc3339
+from kdiag_lab.kubelet_status import (
     CRASH_LOOP,
     ERR_IMAGE_PULL,
     IMAGE_PULL_BACKOFF,
@@ -29,9 +29,9 @@ from kdiag.lab.kubelet_status import (
     pod_status,
     will_restart,
 )
-from kdiag.lab.topology import LabNetwork
+from kdiag_lab.topology import LabNetwork
 
-log = logging.getLogger("kdiag.lab.kubelet")
+log = logging.getLogger("kdiag_lab.kubelet")
 Json = dict[str, Any]
 MAX_BACKOFF = 300.0
 DEFAULT_GRACE = 30.0

@@ -1,6 +1,6 @@
 """The few kube-controller-manager duties kdiag and its tests rely on, as one small daemon.
 
-Run as `python3 -m kdiag.lab.controllers --dir LAB_DIR` (started by `kdiag lab up`). It watches
+Run as `python3 -m kdiag_lab.controllers --dir LAB_DIR` (started by `kdiag lab up`). It watches
 namespaces and:
 
 - creates the `default` ServiceAccount in every namespace (the ServiceAccount admission plugin
@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from kdiag.errors import KdiagError
-from kdiag.lab.api import Api, config_from_lab
-from kdiag.lab.paths import LabPaths
+from kdiag_lab.api import Api, config_from_lab
+from kdiag_lab.paths import LabPaths
 
-log = logging.getLogger("kdiag.lab.controllers")
+log = logging.getLogger("kdiag_lab.controllers")
 FORCE_DELETE_AFTER = 30.0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Lab
-from tests.lab.trace_helpers import HELLO_1, WORDPRESS, codes, finding, trace
+from tests.e2e.trace_helpers import HELLO_1, WORDPRESS, codes, finding, trace
 
 pytestmark = pytest.mark.lab
 

@@ -15,18 +15,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kdiag.errors import LabError, NotFoundError, UsageError
-from kdiag.lab import netns, pki, seed
-from kdiag.lab.api import Api, ApiError, config_from_lab
-from kdiag.lab.kubelet import serving_cert
-from kdiag.lab.kubelet_config import DEFAULT_IMAGES, DataplaneConfig, images_from_env, lab_id_for
-from kdiag.lab.paths import LabPaths
-from kdiag.lab.processes import free_port
-from kdiag.lab.processes import stop as stop_process
-from kdiag.lab.topology import LabNetwork
+from kdiag.errors import NotFoundError, UsageError
+from kdiag_lab import netns, pki, seed
+from kdiag_lab.api import Api, ApiError, config_from_lab
+from kdiag_lab.errors import LabError
+from kdiag_lab.kubelet import serving_cert
+from kdiag_lab.kubelet_config import DEFAULT_IMAGES, DataplaneConfig, images_from_env, lab_id_for
+from kdiag_lab.paths import LabPaths
+from kdiag_lab.processes import free_port
+from kdiag_lab.processes import stop as stop_process
+from kdiag_lab.topology import LabNetwork
 
 Emit = Callable[[str], None]
-KUBELET_MODULE = "kdiag.lab.kubelet"
+KUBELET_MODULE = "kdiag_lab.kubelet"
 KUBELET_READY_TIMEOUT = 30.0
 SEED_TIMEOUT = 60.0
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from kdiag.cluster.client import Cluster, ClusterOptions
 from kdiag.errors import KdiagError
-from kdiag.lab.paths import LabPaths
+from kdiag_lab.paths import LabPaths
 
 Json = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"

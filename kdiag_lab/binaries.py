@@ -1,24 +1,26 @@
 """The lab's real control-plane binaries: kube-apiserver, kubectl and etcd.
 
 They are built once from the Go module proxy with the tools-only modules under
-`kdiag/lab/toolchain/` and cached outside the clone, in `~/.cache/kdiag/lab/<version>/bin`.
+`kdiag_lab/toolchain/` and cached outside the clone, in `~/.cache/kdiag_lab/<version>/bin`.
 `KDIAG_KUBE_APISERVER`, `KDIAG_ETCD` and `KDIAG_KUBECTL` point at existing binaries instead
 (e.g. official release downloads).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from kdiag.errors import LabError
+from kdiag_lab.errors import LabError
 
-# Keep in step with kdiag/lab/toolchain/*/go.mod.
+# Keep in step with kdiag_lab/toolchain/*/go.mod.
 KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
 TOOLCHAIN = Path(__file__).parent / "toolchain"
@@ -73,9 +75,25 @@ def resolve(*, build: bool = True, emit: Callable[[str], None] = lambda _m: None
         if not cached.is_file():
             if not build:
                 raise LabError(f"{name} is not built yet", hint="run `kdiag lab build` or `kdiag lab up`")
-            _build(name, cached, emit)
+            with _build_lock():
+                if not cached.is_file():  # another process may have built it while we waited
+                    _build(name, cached, emit)
         found[name] = cached
     return LabBinaries(found["kube-apiserver"], found["kubectl"], found["etcd"])
+
+
+@contextlib.contextmanager
+def _build_lock() -> Iterator[None]:
+    """One build at a time per cache: two `lab up`s (or test runs) on a fresh machine would
+    otherwise compile the same binary twice and race to rename it into place."""
+    directory = cache_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _build(name: str, output: Path, emit: Callable[[str], None]) -> None:

@@ -11,13 +11,13 @@ import typer
 from kdiag.cli.env import Environment
 from kdiag.cli.options import output_option
 from kdiag.exitcodes import ExitCode
-from kdiag.lab.paths import LabPaths, default_lab_dir
+from kdiag_lab.paths import LabPaths, default_lab_dir
 
 app = typer.Typer(help="Run a local practice cluster to learn and test kdiag on.", no_args_is_help=True)
 
 DATAPATHS = ("bridge-vxlan", "bridge-hostgw", "ptp")
 
-DirOption = typer.Option(None, "--dir", help="Lab directory [default: $XDG_STATE_HOME/kdiag/lab].")
+DirOption = typer.Option(None, "--dir", help="Lab directory [default: $XDG_STATE_HOME/kdiag_lab].")
 
 
 def _paths(directory: Path | None) -> LabPaths:
@@ -38,7 +38,7 @@ def up(
 ) -> None:
     """Start etcd, kube-apiserver, lab nodes and the seed pods; print the KUBECONFIG to use."""
     from kdiag.errors import UsageError
-    from kdiag.lab import lifecycle
+    from kdiag_lab import lifecycle
 
     env: Environment = ctx.obj
     if datapath not in DATAPATHS:
@@ -54,7 +54,7 @@ def up(
 @app.command()
 def down(ctx: typer.Context, directory: Path | None = DirOption) -> None:
     """Stop everything `lab up` started and remove what it created."""
-    from kdiag.lab import lifecycle
+    from kdiag_lab import lifecycle
 
     env: Environment = ctx.obj
     paths = _paths(directory)
@@ -71,7 +71,7 @@ def status(
     output: str = output_option(("text", "json"), "text"),
 ) -> None:
     """Tell whether the lab runs, where, and which processes belong to it."""
-    from kdiag.lab import lifecycle
+    from kdiag_lab import lifecycle
 
     env: Environment = ctx.obj
     info = lifecycle.status(_paths(directory))
@@ -94,7 +94,7 @@ def status(
 @app.command()
 def build(ctx: typer.Context) -> None:
     """Build (or find) the lab's kube-apiserver, kubectl and etcd binaries."""
-    from kdiag.lab import binaries
+    from kdiag_lab import binaries
 
     env: Environment = ctx.obj
     found = binaries.resolve(build=True, emit=env.err)
@@ -109,7 +109,7 @@ def exec_in(
     directory: Path | None = DirOption,
 ) -> None:
     """Run a command in a lab node's or pod's network namespace: `kdiag lab exec pod/web -- ip route`."""
-    from kdiag.lab import dataplane
+    from kdiag_lab import dataplane
 
     code = dataplane.exec_in(_paths(directory), target, list(command or []))
     if code:

@@ -1,9 +1,9 @@
-"""The lab kubelet: one daemon for all lab nodes. `python3 -m kdiag.lab.kubelet --dir LAB_DIR`.
+"""The lab kubelet: one daemon for all lab nodes. `python3 -m kdiag_lab.kubelet --dir LAB_DIR`.
 
 It registers the Nodes, lists and then watches pods bound to them (there is no scheduler: creators
 set spec.nodeName), and hands each pod to a `PodWorker` (kubelet_pods.py) that builds its network
 namespace, runs its containers and writes its status. It serves `kubectl logs` through
-kubelet_server.py. Started and stopped by `kdiag.lab.dataplane`.
+kubelet_server.py. Started and stopped by `kdiag_lab.dataplane`.
 """
 
 from __future__ import annotations
@@ -17,18 +17,18 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from kdiag.lab import netns
-from kdiag.lab.api import Api, ApiError, config_from_lab
-from kdiag.lab.kubelet_config import DataplaneConfig
-from kdiag.lab.kubelet_events import EventRecorder
-from kdiag.lab.kubelet_node import IpAllocator, register_nodes
-from kdiag.lab.kubelet_pods import Context, PodWorker
-from kdiag.lab.kubelet_server import KubeletServer
-from kdiag.lab.kubelet_status import ContainerRecord
-from kdiag.lab.paths import LabPaths
-from kdiag.lab.seed import SEED_IPS
+from kdiag_lab import netns
+from kdiag_lab.api import Api, ApiError, config_from_lab
+from kdiag_lab.kubelet_config import DataplaneConfig
+from kdiag_lab.kubelet_events import EventRecorder
+from kdiag_lab.kubelet_node import IpAllocator, register_nodes
+from kdiag_lab.kubelet_pods import Context, PodWorker
+from kdiag_lab.kubelet_server import KubeletServer
+from kdiag_lab.kubelet_status import ContainerRecord
+from kdiag_lab.paths import LabPaths
+from kdiag_lab.seed import SEED_IPS
 
-log = logging.getLogger("kdiag.lab.kubelet")
+log = logging.getLogger("kdiag_lab.kubelet")
 Json = dict[str, Any]
 PODS_PATH = "/api/v1/pods"
 # Only bound pods; which node they are bound to is checked here (one watch for all lab nodes).
@@ -176,7 +176,7 @@ class Kubelet:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kdiag.lab.kubelet")
+    parser = argparse.ArgumentParser(prog="python -m kdiag_lab.kubelet")
     parser.add_argument("--dir", required=True, type=Path, help="lab directory")
     parser.add_argument("--ready-fd", type=int, default=None, help="write `ready` here once pods are listed")
     parser.add_argument("-v", "--verbose", action="store_true")

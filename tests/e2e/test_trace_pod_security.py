@@ -7,7 +7,7 @@ import json
 
 from kdiag.exitcodes import ExitCode
 from tests.conftest import Lab
-from tests.lab.trace_helpers import probe_pods
+from tests.e2e.trace_helpers import probe_pods
 
 WORDPRESS = "helm-wp-wordpress-57b6df6549-drbbk"
 

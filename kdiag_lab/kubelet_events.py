@@ -10,10 +10,10 @@ import threading
 import uuid
 from typing import Any
 
-from kdiag.lab.api import Api, ApiError
-from kdiag.lab.kubelet_runtime import now_rfc3339
+from kdiag_lab.api import Api, ApiError
+from kdiag_lab.kubelet_runtime import now_rfc3339
 
-log = logging.getLogger("kdiag.lab.kubelet")
+log = logging.getLogger("kdiag_lab.kubelet")
 
 
 class EventRecorder:

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from kdiag.lab import binaries, faults, lifecycle
-from kdiag.lab.kubelet_config import DataplaneConfig
-from kdiag.lab.paths import LabPaths
-from kdiag.lab.topology import LabNetwork, host_veth_name
+from kdiag_lab import binaries, faults, lifecycle
+from kdiag_lab.kubelet_config import DataplaneConfig
+from kdiag_lab.paths import LabPaths
+from kdiag_lab.topology import LabNetwork, host_veth_name
 from tests.conftest import Lab
-from tests.lab.trace_helpers import HELLO_1, HELLO_2, WORDPRESS, codes, finding, probe_pods, trace
+from tests.e2e.trace_helpers import HELLO_1, HELLO_2, WORDPRESS, codes, finding, probe_pods, trace
 
 pytestmark = pytest.mark.lab
 

@@ -18,7 +18,7 @@ import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from kdiag.lab.processes import wait_gone
+from kdiag_lab.processes import wait_gone
 
 NETNS_DIR = Path("/run/netns")
 IFNAMSIZ = 15  # usable characters of a Linux interface name

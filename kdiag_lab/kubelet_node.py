@@ -8,10 +8,10 @@ import platform
 import threading
 from typing import Any
 
-from kdiag.lab.api import Api, ApiError
-from kdiag.lab.binaries import KUBERNETES_VERSION
-from kdiag.lab.kubelet_runtime import now_rfc3339
-from kdiag.lab.topology import BRIDGE_HOSTGW, BRIDGE_VXLAN, UNDERLAY_CIDR, VXLAN_VNI, LabNetwork, NodeSpec
+from kdiag_lab.api import Api, ApiError
+from kdiag_lab.binaries import KUBERNETES_VERSION
+from kdiag_lab.kubelet_runtime import now_rfc3339
+from kdiag_lab.topology import BRIDGE_HOSTGW, BRIDGE_VXLAN, UNDERLAY_CIDR, VXLAN_VNI, LabNetwork, NodeSpec
 
 Json = dict[str, Any]
 # The loopback "DNS name" the apiserver dials for pods/log (it prefers InternalDNS, see controlplane).

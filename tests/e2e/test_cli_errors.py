@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from kdiag.exitcodes import ExitCode
-from kdiag.lab.processes import free_port
+from kdiag_lab.processes import free_port
 from tests.conftest import CliResult, Lab, run_kdiag
 
 
@@ -57,7 +57,7 @@ def test_api_unreachable_names_the_server(lab: Lab, tmp_path: Path) -> None:
 
 
 def test_tls_failure(lab: Lab, tmp_path: Path) -> None:
-    from kdiag.lab import pki
+    from kdiag_lab import pki
 
     pki.make_ca(tmp_path / "other.crt", tmp_path / "other.key")
 

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from kdiag.lab.kubelet_runtime import ContainerLog, Process
+from kdiag_lab.kubelet_runtime import ContainerLog, Process
 
 Json = dict[str, Any]
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kdiag.lab import netns
+from kdiag_lab import netns
 
 BRIDGE_VXLAN = "bridge-vxlan"
 BRIDGE_HOSTGW = "bridge-hostgw"

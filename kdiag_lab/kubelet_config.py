@@ -9,11 +9,11 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from kdiag.lab.paths import LabPaths
-from kdiag.lab.topology import LabNetwork
+from kdiag.defaults import PROBE_IMAGE
+from kdiag_lab.paths import LabPaths
+from kdiag_lab.topology import LabNetwork
 
 # kdiag's default probe image, and the images the seed workloads and CNI daemonsets name.
-PROBE_IMAGE = "nicolaka/netshoot:v0.13"
 DEFAULT_IMAGES = (
     PROBE_IMAGE,
     "gcr.io/google-samples/hello-app:1.0",

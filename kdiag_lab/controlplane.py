@@ -15,11 +15,12 @@ from dataclasses import dataclass
 import yaml
 
 from kdiag.cluster.client import Cluster, ClusterOptions
-from kdiag.errors import KdiagError, LabError
-from kdiag.lab import pki
-from kdiag.lab.binaries import LabBinaries
-from kdiag.lab.paths import LabPaths
-from kdiag.lab.processes import free_port, is_ours, spawn
+from kdiag.errors import KdiagError
+from kdiag_lab import pki
+from kdiag_lab.binaries import LabBinaries
+from kdiag_lab.errors import LabError
+from kdiag_lab.paths import LabPaths
+from kdiag_lab.processes import free_port, is_ours, spawn
 
 ADMIN_USER = "kdiag-admin"
 VIEWER_USER = "lab-viewer"
@@ -171,10 +172,10 @@ def start(
         ) from None
     emit("starting lab controllers (default ServiceAccounts, kube-root-ca.crt, namespace finalizing)")
     pid = spawn(
-        [sys.executable, "-m", "kdiag.lab.controllers", "--dir", str(paths.root)],
+        [sys.executable, "-m", "kdiag_lab.controllers", "--dir", str(paths.root)],
         paths.logs / "controllers.log",
     )
-    daemons.append(Daemon("controllers", pid, "kdiag.lab.controllers"))
+    daemons.append(Daemon("controllers", pid, "kdiag_lab.controllers"))
     return server
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kdiag.exitcodes import ExitCode
 from tests.conftest import Lab
-from tests.lab.trace_helpers import probe_pods
+from tests.e2e.trace_helpers import probe_pods
 
 SRC, DST = "hello-app-1-675b9f655c-8r76c", "hello-app-2-787d8656bb-dfl8c"
 
@@ -25,7 +25,7 @@ def test_a_create_that_times_out_leaves_no_probe_pod(lab: Lab) -> None:
 def test_cleanup_spares_a_probe_pod_whose_trace_may_still_run(lab: Lab, namespace: str) -> None:
     """A probe pod is young and within its activeDeadlineSeconds while its trace runs: another
     operator's `kdiag cleanup` must not pull it from under them, unless asked with --all."""
-    from tests.lab.test_trace_probe import pod, running
+    from tests.e2e.test_trace_probe import pod, running
 
     live = pod("kdiag-probe-live", labels={"app.kubernetes.io/managed-by": "kdiag"})
     live["spec"]["activeDeadlineSeconds"] = 600

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kdiag.lab.api import Api, ApiError
-from kdiag.lab.kubelet_node import FIXED_IP_ANNOTATION
-from kdiag.lab.topology import BRIDGE_VXLAN, PTP, LabNetwork
+from kdiag_lab.api import Api, ApiError
+from kdiag_lab.kubelet_node import FIXED_IP_ANNOTATION
+from kdiag_lab.topology import BRIDGE_VXLAN, PTP, LabNetwork
 
 Json = dict[str, Any]
 NAMESPACE = "default"
