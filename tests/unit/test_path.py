@@ -16,8 +16,8 @@ from kdiag.model.datapath import (
     relation_of,
 )
 from kdiag.model.objects import NodeInfo, PodInfo
-from kdiag.model.targets import AddressScope, AddressTarget, PodTarget, address_target
 from kdiag.model.path import ExpectedPath, HopKind, expected, gateway_of, node_ip, podcidr_address
+from kdiag.model.targets import AddressScope, AddressTarget, PodTarget, address_target
 
 W24 = NodeInfo("worker24", "True", internal_ips=("10.250.0.24",), pod_cidrs=("10.244.1.0/24",))
 W25 = NodeInfo("worker25", "True", internal_ips=("10.250.0.25",), pod_cidrs=("10.244.2.0/24",))
@@ -100,7 +100,9 @@ DATAPATHS: dict[str, Datapath] = {
         generic=True,
         gateway_annotations=CILIUM_HOST,
     ),
-    "cilium-native": Datapath("cilium", Mode.PTP, Routing.NATIVE, generic=True, gateway_annotations=CILIUM_HOST),
+    "cilium-native": Datapath(
+        "cilium", Mode.PTP, Routing.NATIVE, generic=True, gateway_annotations=CILIUM_HOST
+    ),
     "kindnet": Datapath("kindnet", Mode.PTP, Routing.HOST_GW),
     "weave": Datapath(
         "weave",
@@ -359,10 +361,11 @@ def test_address_targets_are_placed_on_the_node_that_holds_them() -> None:
         "10.250.0.25", AddressScope.NODE, "worker25")
     assert address_target("10.244.2.200", nodes=NODES.values()) == AddressTarget(
         "10.244.2.200", AddressScope.POD_RANGE, "worker25")
-    assert address_target("192.0.2.1", nodes=NODES.values()) == AddressTarget("192.0.2.1", AddressScope.EXTERNAL)
+    outside = address_target("192.0.2.1", nodes=NODES.values())
+    assert outside == AddressTarget("192.0.2.1", AddressScope.EXTERNAL)
     # A node address is the node's host network namespace; a pod-range address a pod on that node.
-    assert rel(HELLO1, address_target("10.250.0.24", nodes=NODES.values())) is Relation.HOST_NETWORK_SAME_NODE
-    assert rel(HELLO1, address_target("10.244.1.99", nodes=NODES.values())) is Relation.SAME_NODE
+    node24, pod24 = (address_target(ip, nodes=NODES.values()) for ip in ("10.250.0.24", "10.244.1.99"))
+    assert rel(HELLO1, node24) is Relation.HOST_NETWORK_SAME_NODE and rel(HELLO1, pod24) is Relation.SAME_NODE
 
 
 def test_hops_are_indexed_from_the_source_eth0() -> None:
@@ -387,7 +390,7 @@ def test_every_hop_of_a_pod_pair_is_on_a_node() -> None:
 
 def test_an_address_outside_the_cluster_has_no_ingress_hop() -> None:
     outside = AddressTarget("192.0.2.1", AddressScope.EXTERNAL)
-    path = expected(HELLO1, target=outside, relation=rel(HELLO1, outside), datapath=DATAPATHS["flannel-host-gw"],
-                    nodes=NODES)
+    path = expected(HELLO1, target=outside, relation=rel(HELLO1, outside),
+                    datapath=DATAPATHS["flannel-host-gw"], nodes=NODES)
     assert [h.direction for h in path.hops if h.kind is HopKind.UNDERLAY] == ["egress"]
     assert path.hops[-1].label == "192.0.2.1 eth0" and path.dst_node == ""
