@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kdiag.model.datapath import Datapath, Relation
+from kdiag.model.documents import trace_document
 from kdiag.model.findings import Verdict
 from kdiag.model.hops import Spine
 from kdiag.model.objects import NodeInfo, PodInfo
 from kdiag.model.observations import Observations
-from kdiag.model.path import ExpectedPath, node_ip
-from kdiag.model.targets import Endpoint, Target, endpoint_of, target_pod
+from kdiag.model.path import ExpectedPath
+from kdiag.model.targets import Endpoint, Target, endpoint_of
 
 
 @dataclass(frozen=True)
@@ -77,26 +78,6 @@ class TraceResult:
     def destination_end(self) -> Endpoint:
         return endpoint_of(self.destination)
 
-    def endpoint(self, end: Endpoint, pod: PodInfo | None) -> dict[str, Any]:
-        return {"namespace": pod.namespace if pod else None, "name": pod.name if pod else None,
-                "ip": end.ip, "node": end.node or None,
-                "nodeIP": node_ip(self.nodes.get(end.node)) or end.host_ip or None,
-                "hostNetwork": end.host_network, "phase": (pod.phase or None) if pod else None,
-                "ready": pod.ready if pod and pod.conditions else None}
-
     def document(self) -> dict[str, Any]:
-        """The `kind: Trace` document (docs/schema/trace.schema.json)."""
-        return {
-            "apiVersion": "kdiag/v1", "kind": "Trace",
-            "source": self.endpoint(Endpoint.of_pod(self.source), self.source),
-            "destination": self.endpoint(self.destination_end, target_pod(self.destination)),
-            "relation": self.relation.value,
-            "datapath": self.datapath.to_dict(),
-            "expected": self.expected.to_dict(),
-            "observed": dict(self.observed),
-            "hops": [hop.to_dict() for hop in self.spine.hops],
-            "offPath": [s.to_dict() for s in self.spine.off_path],
-            "verdict": self.verdict.to_dict(),
-            "probe": self.probe.to_dict(),
-            "warnings": list(self.warnings),
-        }
+        """The `kind: Trace` document, built with the others in kdiag.model.documents."""
+        return trace_document(self)
