@@ -110,7 +110,7 @@ def node_ip(node: NodeInfo | None) -> str:
     return node.internal_ip or (node.external_ips[0] if node.external_ips else "")
 
 
-def podcidr_address(node: NodeInfo | None, offset: int) -> str:
+def podcidr_address(node: NodeInfo | None, *, offset: int) -> str:
     """The `offset`-th address of the node's IPv4 podCIDR: .1 is cni0 / antrea-gw0 / kindnet's ptp
     gateway, .0 is flannel.1's address (the source of ICMP errors the peer node sends back)."""
     for cidr in node.pod_cidrs if node else ():
@@ -136,15 +136,16 @@ def same_subnet(a: NodeInfo | None, b: NodeInfo | None) -> bool | None:
     return na.network == nb.network
 
 
-def gateway_of(node: NodeInfo | None, dp: Datapath) -> str:
+def gateway_of(node: NodeInfo | None, *, datapath: Datapath) -> str:
     """The pods' gateway on `node`: the datapath's fixed one, else the node annotation the detector
     named (Cilium's cilium_host), else the first address of the node's podCIDR."""
+    dp = datapath
     if dp.gateway:
         return dp.gateway
     if dp.gateway_annotations:
         annotations = node.annotations if node is not None else {}
         return next((annotations[key] for key in dp.gateway_annotations if annotations.get(key)), "")
-    return podcidr_address(node, 1)
+    return podcidr_address(node, offset=1)
 
 
 # ---- the model -----------------------------------------------------------------------------------
@@ -184,7 +185,7 @@ def expected(
     s_ip, d_ip = node_ip(src_n) or source.host_ip, node_ip(dst_n) or dst.host_ip
     notes: list[str] = list(dp.notes)
     bridge = dp.mode is Mode.BRIDGE
-    gw = gateway_of(src_n, dp)
+    gw = gateway_of(src_n, datapath=dp)
     cross = relation.cross_node
     l2_cluster = dp.routing is Routing.L2  # Weave: one L2 segment across nodes
     encap = cross and not source.host_network and not dst.host_network and _encapsulated(
@@ -215,7 +216,7 @@ def expected(
                     (e.ip,) if e.ip else ()),
                 Hop(HopKind.PEER_VETH if peer else HopKind.VETH, "veth (node end)", n, "veth")]
         if bridge and not (peer and relation is Relation.SAME_NODE):  # one bridge on a single node
-            address = (podcidr_address(nodes.get(n), 1),) if dp.bridge_addressed else ()
+            address = (podcidr_address(nodes.get(n), offset=1),) if dp.bridge_addressed else ()
             part.append(Hop(HopKind.PEER_BRIDGE if peer else HopKind.BRIDGE, f"bridge {dp.bridge or '?'}",
                             n, dp.bridge, tuple(a for a in address if a)))
         hops.extend(reversed(part) if peer else part)
@@ -242,7 +243,7 @@ def expected(
             add(HopKind.OVERLAY_DECAP, f"{dp.overlay.device} decapsulates", dst.node, dp.overlay.device, d_ip)
         if not l2_cluster and not dst.host_network:
             add(HopKind.PEER_NODE, f"{dst.node} forwards to the pod", dst.node, "",
-                podcidr_address(dst_n, 1) if bridge else "")
+                podcidr_address(dst_n, offset=1) if bridge else "")
     if not (both_host and not cross):
         pod_side(dst, peer=True)
     hops = [replace(hop, index=i) for i, hop in enumerate(hops)]

@@ -330,10 +330,11 @@ def test_addressing_helpers() -> None:
         annotations={"flannel.alpha.coreos.com/public-ip": "192.0.2.9"},
     )
     assert node_ip(flannel) == "192.0.2.9" and node_ip(None) == ""
-    assert podcidr_address(flannel, 1) == "10.244.7.1" and podcidr_address(flannel, 0) == "10.244.7.0"
+    assert podcidr_address(flannel, offset=1) == "10.244.7.1"
+    assert podcidr_address(flannel, offset=0) == "10.244.7.0"
     cil = NodeInfo("c", annotations={"network.cilium.io/ipv4-cilium-host": "10.0.3.17"})
-    assert gateway_of(cil, DATAPATHS["cilium-native"]) == "10.0.3.17"
-    assert gateway_of(W24, DATAPATHS["calico-ipip"]) == "169.254.1.1"
+    assert gateway_of(cil, datapath=DATAPATHS["cilium-native"]) == "10.0.3.17"
+    assert gateway_of(W24, datapath=DATAPATHS["calico-ipip"]) == "169.254.1.1"
 
 
 def test_custom_underlay_mtu_and_unknown_underlay() -> None:
