@@ -29,6 +29,8 @@ LINK_LOCAL_GW = "169.254.1.1"  # Calico and AWS VPC CNI answer this gateway by p
 
 FLANNEL_ANN = "flannel.alpha.coreos.com/"
 CALICO_ANN = "projectcalico.org/"
+# Where Cilium writes each node's cilium_host address, the gateway of its pods (new key, then old).
+CILIUM_HOST_ANNOTATIONS = ("network.cilium.io/ipv4-cilium-host", "io.cilium.network.ipv4-cilium-host")
 
 
 # ---- flannel (also Canal, k3s/RKE2 embedded flannel) ---------------------------------------------
@@ -208,7 +210,7 @@ def _cilium(inp: raw.Inputs) -> Datapath | None:
     if data.get("enable-wireguard", "").lower() == "true":
         overlay, routing = Overlay(OverlayKind.WIREGUARD, "cilium_wg0", 51871, WG_OVERHEAD), Routing.OVERLAY
     return Datapath("cilium", Mode.PTP, routing, overlay, pod_mtu=raw.to_int(data.get("mtu")) or None,
-                    generic=True, evidence=tuple(ev),
+                    generic=True, gateway_annotations=CILIUM_HOST_ANNOTATIONS, evidence=tuple(ev),
                     notes=("eBPF datapath: TTL and traceroute hops may differ from the kernel model",))
 
 
@@ -281,7 +283,7 @@ def _weave(inp: raw.Inputs) -> Datapath | None:
     sleeve = env.get("WEAVE_NO_FASTDP", "").lower() in ("1", "true", "yes")
     overlay = (Overlay(OverlayKind.UDP, "weave", 6783, 50) if sleeve
                else Overlay(OverlayKind.VXLAN, "vxlan-6784", 6784, VXLAN_OVERHEAD))
-    return Datapath("weave", Mode.BRIDGE, Routing.L2, overlay, bridge="weave",
+    return Datapath("weave", Mode.BRIDGE, Routing.L2, overlay, bridge="weave", bridge_addressed=False,
                     pod_mtu=raw.to_int(env.get("WEAVE_MTU"), 1376),
                     evidence=(Evidence(raw.ref("daemonset", ds), "weave-net DaemonSet"
                                        + (" WEAVE_NO_FASTDP (sleeve)" if sleeve else "")),))
@@ -348,6 +350,6 @@ def detect(daemonsets: list[dict[str, Any]], configmaps: list[dict[str, Any]], n
         return replace(chosen, notes=(*chosen.notes, seen)) if others else chosen
     looked = (f"{len(inp.daemonsets)} DaemonSets, {len(inp.configmaps)} ConfigMaps, "
               f"annotations of {len(inp.nodes)} nodes" + ("" if ippools is None else ", Calico IPPools"))
-    return Datapath("unknown", Mode.BRIDGE, Routing.NATIVE, generic=True,
+    return Datapath("unknown", Mode.BRIDGE, Routing.NATIVE, generic=True, mtu_from_underlay=False,
                     evidence=(Evidence("detection", f"no known CNI in {looked}"),),
                     notes=("generic model: same-node via the node (bridge or routed), cross-node routed",))

@@ -11,7 +11,6 @@ import ipaddress
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from kdiag.cluster import probes
 from kdiag.cluster.client import Cluster
@@ -20,14 +19,15 @@ from kdiag.cluster.inventory import PodQuery, find_pod, list_pods, readable_node
 from kdiag.errors import CannotProbeError, UsageError
 from kdiag.model.datapath import relation_of
 from kdiag.model.findings import context_for
+from kdiag.model.hops import attach
 from kdiag.model.objects import NodeInfo, PodInfo
-from kdiag.model.observed import observations
+from kdiag.model.observations import Observations, parse_observations
 from kdiag.model.path import expected
+from kdiag.model.plan import PROTOCOLS, plan_probes
+from kdiag.model.targets import PodTarget, Target, address_target, endpoint_of
 from kdiag.model.trace import Durations, ProbeDetails, TraceResult
 from kdiag.model.verdict import judge
 
-PATH_PROBES = ("local", "icmp", "traceroute", "arp", "pmtu")
-PROTOCOLS = ("icmp", "tcp", "udp")
 MODES = ("pod", "ephemeral")
 ENGINES = ("auto", "raw", "unprivileged")
 Say = Callable[[str], None]
@@ -77,53 +77,16 @@ def _ipv4(text: str) -> str | None:
     return str(address)
 
 
-def _pod_with_ip(cluster: Cluster, ip: str, nodes: Mapping[str, NodeInfo]) -> tuple[PodInfo, bool]:
-    """The Running pod holding `ip`, else an address-only endpoint placed on the node that owns it."""
+def _pod_with_ip(cluster: Cluster, ip: str, nodes: Mapping[str, NodeInfo]) -> Target:
+    """The Running pod holding `ip`, else the address, placed on the node that owns it."""
     try:
         holders = [p for p in list_pods(cluster, PodQuery(None, field_selector=f"status.podIP={ip}"))
                    if p.phase == "Running" and not p.host_network and p.deleted is None]
     except CannotProbeError:  # may not list pods cluster-wide: treat it as a bare address
         holders = []
     if len(holders) == 1:
-        return holders[0], True
-    for node in nodes.values():
-        if ip in node.internal_ips or ip in node.external_ips:
-            return PodInfo("", ip, node_name=node.name, pod_ip=ip, host_ip=ip, host_network=True), False
-        for cidr in node.pod_cidrs:
-            try:
-                if ipaddress.ip_address(ip) in ipaddress.ip_network(cidr, strict=False):
-                    return PodInfo("", ip, node_name=node.name, pod_ip=ip), False
-            except ValueError:
-                continue
-    return PodInfo("", ip, pod_ip=ip), False
-
-
-def _first_port(pod: PodInfo | None, protocol: str) -> int | None:
-    for port in pod.ports if pod else ():
-        if port.protocol.upper() == protocol.upper():
-            return port.port
-    return None
-
-
-def choose_checks(request: TraceRequest, dst: PodInfo | None) -> tuple[str, int | None, tuple[str, ...]]:
-    """(protocol, port, agent probes): the path probes always run (they locate a fault); --proto picks
-    the L4 check: tcp when a port is known (--port, else DST's first TCP containerPort), udp, or none."""
-    proto = request.proto
-    if proto == "icmp":
-        return "icmp", None, PATH_PROBES
-    if proto == "udp":
-        port = request.port or _first_port(dst, "UDP")
-        if not port:
-            raise UsageError("--proto udp needs a port: the destination declares no UDP containerPort",
-                             hint="pass --port")
-        return "udp", port, (*PATH_PROBES, "udp")
-    port = request.port or _first_port(dst, "TCP")
-    if port:
-        return "tcp", port, (*PATH_PROBES, "tcp")
-    if proto == "tcp":
-        raise UsageError("--proto tcp needs a port: the destination declares no TCP containerPort",
-                         hint="pass --port")
-    return "icmp", None, PATH_PROBES
+        return PodTarget(holders[0])
+    return address_target(ip, nodes=nodes.values())
 
 
 def validate(request: TraceRequest) -> None:
@@ -166,15 +129,18 @@ def trace(cluster: Cluster, request: TraceRequest, *, say: Say, warn: Say) -> Tr
     nodes = {n.name: n for n in readable_nodes(cluster, node_notes.append, without)}
     dst_ip = _ipv4(request.destination)
     if dst_ip is not None:
-        dst, dst_is_pod = _pod_with_ip(cluster, dst_ip, nodes)
+        target = _pod_with_ip(cluster, dst_ip, nodes)
     else:
-        dst, dst_is_pod = find_pod(cluster, request.destination, default_ns), True
-        _usable(dst, "destination")
-    if dst_is_pod and dst.key == src.key:
+        target = PodTarget(find_pod(cluster, request.destination, default_ns))
+        _usable(target.pod, "destination")
+    dst = target.pod if isinstance(target, PodTarget) else None
+    if dst is not None and dst.key == src.key:
         raise UsageError(f"source and destination are the same pod {src.key}", hint="trace two pods")
-    if dst.pod_ip == src.pod_ip and not (src.host_network and dst.host_network):
+    end = endpoint_of(target)
+    if end.ip == src.pod_ip and not (src.host_network and end.host_network):
         raise UsageError(f"source and destination share the address {src.pod_ip}", hint="trace two pods")
-    protocol, port, wanted = choose_checks(request, dst if dst_is_pod else None)
+    plan = plan_probes(target, proto=request.proto, port=request.port)
+    protocol, port, wanted = plan.protocol, plan.port, plan.probes
     # Only now that both ends are known: a mistyped name is a usage error, not a permission one.
     probe_ns = src.namespace if request.mode == "ephemeral" else (request.probe_namespace or src.namespace)
     probes.check_permissions(cluster, probes.ProbeSpec(probe_ns, src.node_name, "", (), "raw",
@@ -184,8 +150,8 @@ def trace(cluster: Cluster, request: TraceRequest, *, say: Say, warn: Say) -> Tr
 
     say("detecting the datapath")
     datapath = detect_datapath(cluster, nodes.values())
-    relation = relation_of(src, dst)
-    path = expected(src, dst, relation, datapath, nodes)
+    relation = relation_of(src, target=target)
+    path = expected(src, target=target, relation=relation, datapath=datapath, nodes=nodes)
 
     flavours = ("raw", "unprivileged") if request.engine == "auto" else (request.engine,)
     fallback_reason = ""
@@ -194,7 +160,7 @@ def trace(cluster: Cluster, request: TraceRequest, *, say: Say, warn: Say) -> Tr
     for i, flavour in enumerate(flavours):
         spec = probes.ProbeSpec(
             namespace=probe_ns,
-            node=src.node_name, target=dst.pod_ip, probes=wanted, engine=flavour,
+            node=src.node_name, target=path.dst_ip, probes=wanted, engine=flavour,
             agent_engine="auto" if request.engine == "auto" and flavour == "raw" else flavour,
             port=port, count=request.count, agent_timeout=min(2.0, max(0.5, request.timeout / 4)),
             image=request.image, host_network=src.host_network, mode=request.mode, source_pod=src.name,
@@ -210,20 +176,22 @@ def trace(cluster: Cluster, request: TraceRequest, *, say: Say, warn: Say) -> Tr
                    "falling back to the unprivileged engine (no ARP, no TCP reply TTL)")
     assert run is not None and spec is not None
     observed = run.result
-    context = context_for(nodes.values(), dst if dst_is_pod else None, port if protocol == "tcp" else None)
-    verdict = judge(path, observed, context)
+    seen = parse_observations(observed, source_node=src.node_name)
+    context = context_for(nodes.values(), target=target, port=port if protocol == "tcp" else None)
+    spine = attach(path, observations=seen, context=context)
+    verdict = judge(path, observations=seen, context=context, spine=spine)
     total = time.monotonic() - started
     durations = Durations(max(0.0, total - run.start_seconds - run.probe_seconds), run.start_seconds,
                           run.probe_seconds, total)
-    details = probes_details(request, spec, run, observed, fallback_reason, protocol, port, wanted, durations)
-    return TraceResult(src, dst, dst_is_pod, relation, datapath, path, observed, verdict, details, nodes,
+    details = probes_details(request, spec, run, seen, fallback_reason, protocol, port, wanted, durations)
+    return TraceResult(src, target, relation, datapath, path, observed, seen, spine, verdict, details, nodes,
                        tuple(warnings))
 
 
 def probes_details(request: TraceRequest, spec: probes.ProbeSpec, run: probes.ProbeRun,
-                   observed: Mapping[str, Any], fallback_reason: str, protocol: str, port: int | None,
+                   observations: Observations, fallback_reason: str, protocol: str, port: int | None,
                    wanted: tuple[str, ...], durations: Durations) -> ProbeDetails:
-    seen = observations(observed)
+    seen = observations.source
     return ProbeDetails(
         mode=request.mode, image=request.image, engine=seen.engine or spec.engine,
         requested_engine=request.engine, fallback=bool(fallback_reason), fallback_reason=fallback_reason,

@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any
 
 from kdiag.model.objects import PodInfo
+from kdiag.model.targets import Target, endpoint_of
 
 
 class Mode(str, Enum):
@@ -51,22 +52,15 @@ class Routing(str, Enum):
 class Relation(str, Enum):
     """How two endpoints of a trace relate.
 
-    kdiag/model/pairs.py (written concurrently) names pair classes `same-node`, `cross-node` and
-    `host-network`; the trace needs the host-network case split by node because the TTL and the hops
-    differ. Which side is in the host network is read from PodInfo.host_network by path.expected.
+    kdiag/model/pairs.py names pair classes `same-node`, `cross-node` and `host-network`; the trace
+    needs the host-network case split by node because the TTL and the hops differ. Which side is in
+    the host network is read from the endpoints by path.expected.
     """
 
     SAME_NODE = "same-node"
     CROSS_NODE = "cross-node"
     HOST_NETWORK_SAME_NODE = "host-network-same-node"
     HOST_NETWORK_CROSS_NODE = "host-network-cross-node"
-
-    @classmethod
-    def from_pair(cls, kind: str, same_node: bool) -> Relation:
-        """From kdiag.model.pairs' PairKind value and PodPair.same_node."""
-        if kind == "host-network":
-            return cls.HOST_NETWORK_SAME_NODE if same_node else cls.HOST_NETWORK_CROSS_NODE
-        return cls(kind)
 
     @property
     def cross_node(self) -> bool:
@@ -77,9 +71,10 @@ class Relation(str, Enum):
         return self in (Relation.HOST_NETWORK_SAME_NODE, Relation.HOST_NETWORK_CROSS_NODE)
 
 
-def relation_of(src: PodInfo, dst: PodInfo) -> Relation:
-    """Classify a (directed) pair; a destination given only as an IP has node_name "" (cross-node)."""
-    same = bool(src.node_name) and src.node_name == dst.node_name
+def relation_of(src: PodInfo, *, target: Target) -> Relation:
+    """Classify a (directed) pair; an address no node holds is cross-node."""
+    dst = endpoint_of(target)
+    same = bool(src.node_name) and src.node_name == dst.node
     if src.host_network or dst.host_network:
         return Relation.HOST_NETWORK_SAME_NODE if same else Relation.HOST_NETWORK_CROSS_NODE
     return Relation.SAME_NODE if same else Relation.CROSS_NODE
@@ -133,6 +128,15 @@ class Datapath:
     # True when the model is assumed rather than read (unknown CNI, or a CNI whose forwarding
     # element's TTL handling kdiag cannot vouch for, e.g. eBPF/OVS pipelines).
     generic: bool = False
+    # Facts the detector knows about this CNI, so that the path model never tests CNI names:
+    # node annotations that hold the pods' gateway address (Cilium's cilium_host); when set, the
+    # gateway is read from them only, never guessed from the podCIDR.
+    gateway_annotations: tuple[str, ...] = ()
+    # The bridge holds the podCIDR's first address (cni0 .1); Weave's bridge does not.
+    bridge_addressed: bool = True
+    # Pods are sized as the underlay's MTU minus the overlay's overhead; False when kdiag does not
+    # know how this datapath sizes them (unknown CNI).
+    mtu_from_underlay: bool = True
     evidence: tuple[Evidence, ...] = ()
     notes: tuple[str, ...] = ()
 

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kdiag.model.datapath import Datapath
 from kdiag.model.objects import NodeInfo, PodInfo
 from kdiag.model.pairs import Classification, PairSummary, PodPair, outside_pod_cidr
+from kdiag.model.path import node_ip
 from kdiag.model.podstatus import node_status, readiness_gates_text, summarize_pod
+from kdiag.model.targets import Endpoint, endpoint_of, target_pod
+
+if TYPE_CHECKING:  # kdiag.model.trace builds its document here: import the type only
+    from kdiag.model.trace import TraceResult
 
 API_VERSION = "kdiag/v1"
 Document = dict[str, Any]
@@ -30,8 +35,13 @@ def timestamp(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _document(kind: str, body: Document) -> Document:
+    """Every document: apiVersion and kind first, then its fields."""
+    return {"apiVersion": API_VERSION, "kind": kind, **body}
+
+
 def _list(kind: str, items: list[Document]) -> Document:
-    return {"apiVersion": API_VERSION, "kind": kind, "items": items}
+    return _document(kind, {"items": items})
 
 
 def pod_document(pod: PodInfo, node: NodeInfo | None) -> Document:
@@ -130,9 +140,7 @@ def pair_list_document(
     pairs: Iterable[PodPair] | None = None,
 ) -> Document:
     """`kdiag pairs -o json`: the summary and left-out pods always; `items` only when pairs are listed."""
-    document: Document = {
-        "apiVersion": API_VERSION,
-        "kind": "PairList",
+    document = _document("PairList", {
         "summary": _summary(summary),
         "leftOut": [
             {
@@ -143,7 +151,7 @@ def pair_list_document(
             }
             for item in classification.left_out
         ],
-    }
+    })
     if pairs is not None:
         document["items"] = [
             {
@@ -159,5 +167,29 @@ def pair_list_document(
 
 def datapath_document(datapath: Datapath) -> Document:
     """`kdiag cni -o json`: the detected datapath with its evidence."""
-    return {"apiVersion": API_VERSION, "kind": "Datapath", "summary": datapath.summary(),
-            **datapath.to_dict()}
+    return _document("Datapath", {"summary": datapath.summary(), **datapath.to_dict()})
+
+
+def _trace_end(result: TraceResult, end: Endpoint, pod: PodInfo | None) -> Document:
+    return {"namespace": pod.namespace if pod else None, "name": pod.name if pod else None,
+            "ip": end.ip, "node": end.node or None,
+            "nodeIP": node_ip(result.nodes.get(end.node)) or end.host_ip or None,
+            "hostNetwork": end.host_network, "phase": (pod.phase or None) if pod else None,
+            "ready": pod.ready if pod and pod.conditions else None}
+
+
+def trace_document(result: TraceResult) -> Document:
+    """`kdiag trace -o json`: the `kind: Trace` document (docs/schema/trace.schema.json)."""
+    return _document("Trace", {
+        "source": _trace_end(result, Endpoint.of_pod(result.source), result.source),
+        "destination": _trace_end(result, endpoint_of(result.destination), target_pod(result.destination)),
+        "relation": result.relation.value,
+        "datapath": result.datapath.to_dict(),
+        "expected": result.expected.to_dict(),
+        "observed": dict(result.observed),
+        "hops": [hop.to_dict() for hop in result.spine.hops],
+        "offPath": [s.to_dict() for s in result.spine.off_path],
+        "verdict": result.verdict.to_dict(),
+        "probe": result.probe.to_dict(),
+        "warnings": list(result.warnings),
+    })

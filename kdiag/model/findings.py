@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal
 
-from kdiag.model.objects import NodeInfo, PodInfo
+from kdiag.model.objects import NodeInfo
+from kdiag.model.targets import Target, target_pod
 
 
 class Code(str, Enum):
@@ -119,10 +120,11 @@ def node_addresses(nodes: Iterable[NodeInfo]) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def context_for(nodes: Iterable[NodeInfo], dst: PodInfo | None, port: int | None = None) -> Context:
-    """Build a Context from kdiag's own objects (the lead's trace command calls this)."""
+def context_for(nodes: Iterable[NodeInfo], *, target: Target, port: int | None = None) -> Context:
+    """The Context of a trace to `target`; `port` is the TCP port asked about (None: ICMP only)."""
+    dst = target_pod(target)
     if dst is None:
         return Context(node_addresses(nodes), port)
-    # A DST given only as an IP becomes a PodInfo without status: readiness unknown, not false.
+    # A pod without status conditions: readiness unknown, not false.
     ready = dst.ready if dst.conditions else None
     return Context(node_addresses(nodes), port, dst.key, dst.phase, ready, tuple(p.port for p in dst.ports))

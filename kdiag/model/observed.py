@@ -1,8 +1,8 @@
-"""What the probe saw: the agent's ProbeResult document parsed into `Observed`. Pure: no I/O.
+"""What the source-side probe saw: the agent's ProbeResult document decoded into `Observed`. Pure.
 
-The ProbeResult (docs/probe-result.schema.json) is read in exactly one place, `observations`, so
-a field rename in the agent is a one-place change here; the verdict and the trace renderer both
-work from `Observed`.
+The ProbeResult (docs/probe-result.schema.json) is read in exactly one place, `decode_probe_result`,
+so a field rename in the agent is a one-place change here. kdiag.model.observations keys the result
+by where it was seen; the checks, the per-hop attachment and the renderer all work from `Observed`.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def _str(raw: Any) -> str | None:
     return str(raw) if raw else None
 
 
-def observations(observed: Mapping[str, Any]) -> Observed:
+def decode_probe_result(observed: Mapping[str, Any]) -> Observed:
     """The one place that knows the ProbeResult's field names (built by kdiag/agent)."""
     if not isinstance(observed, Mapping) or observed.get("kind") != "ProbeResult":
         return Observed(valid=False)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any, Literal
 
 from kdiag.model.datapath import Datapath, Mode, OverlayKind, Relation, Routing
 from kdiag.model.objects import NodeInfo, PodInfo
+from kdiag.model.targets import Endpoint, Target, endpoint_of
 
 DEFAULT_UNDERLAY_MTU = 1500  # the API does not show node NIC MTUs; callers may pass the real one
 
@@ -34,13 +35,26 @@ class HopKind(str, Enum):
     PEER_ETH0 = "peer-eth0"
 
 
+Direction = Literal["egress", "ingress", ""]
+
+
 @dataclass(frozen=True)
 class Hop:
+    """One place on the path, in order: `index` counts from the source's eth0 (0)."""
+
     kind: HopKind
     label: str
-    node: str = ""
+    node: str = ""  # the node whose network stack the hop is in ("" outside the cluster's nodes)
     device: str = ""
     addresses: tuple[str, ...] = ()
+    index: int = 0
+    # For the underlay, which side of the wire: leaving the source node, entering the destination's.
+    direction: Direction = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "kind": self.kind.value, "label": self.label, "node": self.node,
+                "device": self.device, "direction": self.direction or None,
+                "addresses": list(self.addresses)}
 
 
 @dataclass(frozen=True)
@@ -64,12 +78,6 @@ class ExpectedPath:
     summary: str
     notes: tuple[str, ...] = ()
 
-    @property
-    def overlay_label(self) -> str:
-        o = self.datapath.overlay
-        port = f" UDP {o.udp_port}" if o.udp_port else ""
-        return f"{o.device} {o.kind.value.upper()}{port} {self.src_node_ip} -> {self.dst_node_ip}"
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "relation": self.relation.value,
@@ -84,8 +92,7 @@ class ExpectedPath:
             "gateway": self.gateway,
             "summary": self.summary,
             "notes": list(self.notes),
-            "hops": [{"kind": h.kind.value, "label": h.label, "node": h.node, "device": h.device,
-                      "addresses": list(h.addresses)} for h in self.hops],
+            "hops": [h.to_dict() for h in self.hops],
         }
 
 
@@ -103,7 +110,7 @@ def node_ip(node: NodeInfo | None) -> str:
     return node.internal_ip or (node.external_ips[0] if node.external_ips else "")
 
 
-def podcidr_address(node: NodeInfo | None, offset: int) -> str:
+def podcidr_address(node: NodeInfo | None, *, offset: int) -> str:
     """The `offset`-th address of the node's IPv4 podCIDR: .1 is cni0 / antrea-gw0 / kindnet's ptp
     gateway, .0 is flannel.1's address (the source of ICMP errors the peer node sends back)."""
     for cidr in node.pod_cidrs if node else ():
@@ -129,15 +136,16 @@ def same_subnet(a: NodeInfo | None, b: NodeInfo | None) -> bool | None:
     return na.network == nb.network
 
 
-def gateway_of(node: NodeInfo | None, dp: Datapath) -> str:
+def gateway_of(node: NodeInfo | None, *, datapath: Datapath) -> str:
+    """The pods' gateway on `node`: the datapath's fixed one, else the node annotation the detector
+    named (Cilium's cilium_host), else the first address of the node's podCIDR."""
+    dp = datapath
     if dp.gateway:
         return dp.gateway
-    if node is not None and dp.cni == "cilium":
-        for key in ("network.cilium.io/ipv4-cilium-host", "io.cilium.network.ipv4-cilium-host"):
-            if node.annotations.get(key):
-                return node.annotations[key]
-        return ""
-    return podcidr_address(node, 1)
+    if dp.gateway_annotations:
+        annotations = node.annotations if node is not None else {}
+        return next((annotations[key] for key in dp.gateway_annotations if annotations.get(key)), "")
+    return podcidr_address(node, offset=1)
 
 
 # ---- the model -----------------------------------------------------------------------------------
@@ -148,7 +156,7 @@ def _mtu(dp: Datapath, host_only: bool, underlay: int | None) -> int | None:
         return underlay
     if dp.pod_mtu:
         return dp.pod_mtu
-    if dp.cni == "unknown" or underlay is None:
+    if not dp.mtu_from_underlay or underlay is None:
         return None
     # Pod MTU is a datapath-wide setting: CNIs size every pod for the encapsulated case.
     return underlay - dp.overlay.overhead
@@ -167,70 +175,78 @@ def _encapsulated(dp: Datapath, src_n: NodeInfo | None, dst_n: NodeInfo | None, 
 
 
 def expected(
-    src: PodInfo, dst: PodInfo, relation: Relation, datapath: Datapath, nodes: Mapping[str, NodeInfo],
-    *, underlay_mtu: int | None = DEFAULT_UNDERLAY_MTU,
+    src: PodInfo, *, target: Target, relation: Relation, datapath: Datapath, nodes: Mapping[str, NodeInfo],
+    underlay_mtu: int | None = DEFAULT_UNDERLAY_MTU,
 ) -> ExpectedPath:
-    """Hops, L2 adjacency, TTL decrement and MTU for src -> dst on this datapath."""
+    """Indexed hops, L2 adjacency, TTL decrement and MTU for src -> target on this datapath."""
     dp = datapath
-    src_n, dst_n = nodes.get(src.node_name), nodes.get(dst.node_name)
-    s_ip, d_ip = node_ip(src_n) or src.host_ip, node_ip(dst_n) or dst.host_ip
+    source, dst = Endpoint.of_pod(src), endpoint_of(target)
+    src_n, dst_n = nodes.get(source.node), nodes.get(dst.node)
+    s_ip, d_ip = node_ip(src_n) or source.host_ip, node_ip(dst_n) or dst.host_ip
     notes: list[str] = list(dp.notes)
     bridge = dp.mode is Mode.BRIDGE
-    gw = gateway_of(src_n, dp)
+    gw = gateway_of(src_n, datapath=dp)
     cross = relation.cross_node
     l2_cluster = dp.routing is Routing.L2  # Weave: one L2 segment across nodes
-    encap = cross and not src.host_network and not dst.host_network and _encapsulated(dp, src_n, dst_n, notes)
-    if cross and src.host_network and not dst.host_network:
+    encap = cross and not source.host_network and not dst.host_network and _encapsulated(
+        dp, src_n, dst_n, notes)
+    if cross and source.host_network and not dst.host_network:
         # The node's own packets to a remote pod follow the same podCIDR route through the overlay.
         encap = _encapsulated(dp, src_n, dst_n, notes)
 
     hops: list[Hop] = []
 
-    def add(kind: HopKind, label: str, node: str = "", device: str = "", *addrs: str) -> None:
-        hops.append(Hop(kind, label, node, device, tuple(a for a in addrs if a)))
+    def add(kind: HopKind, label: str, node: str = "", device: str = "", *addrs: str,
+            direction: Direction = "") -> None:
+        hops.append(Hop(kind, label, node, device, tuple(a for a in addrs if a), direction=direction))
 
-    def pod_side(p: PodInfo, peer: bool) -> None:
+    def underlay(label: str) -> None:
+        """The wire between the nodes, seen from both ends: leaving SRC's node, entering DST's."""
+        add(HopKind.UNDERLAY, label, source.node, "", s_ip, d_ip, direction="egress")
+        if dst.node:
+            add(HopKind.UNDERLAY, f"underlay arrives at {d_ip}", dst.node, "", d_ip, direction="ingress")
+
+    def pod_side(e: Endpoint, peer: bool) -> None:
         """eth0 + veth (+ bridge) of one pod; for the destination they are added in reverse."""
-        n = p.node_name
-        if p.host_network:
-            add(HopKind.HOST, f"{n} host network namespace", n, "", p.pod_ip)
+        n = e.node
+        if e.host_network:
+            add(HopKind.HOST, f"{n} host network namespace", n, "", e.ip)
             return
-        part = [Hop(HopKind.PEER_ETH0 if peer else HopKind.POD_ETH0, f"{p.name} eth0", n, "eth0",
-                    (p.pod_ip,) if p.pod_ip else ()),
+        part = [Hop(HopKind.PEER_ETH0 if peer else HopKind.POD_ETH0, f"{e.label} eth0", n, "eth0",
+                    (e.ip,) if e.ip else ()),
                 Hop(HopKind.PEER_VETH if peer else HopKind.VETH, "veth (node end)", n, "veth")]
         if bridge and not (peer and relation is Relation.SAME_NODE):  # one bridge on a single node
+            address = (podcidr_address(nodes.get(n), offset=1),) if dp.bridge_addressed else ()
             part.append(Hop(HopKind.PEER_BRIDGE if peer else HopKind.BRIDGE, f"bridge {dp.bridge or '?'}",
-                            n, dp.bridge, (podcidr_address(nodes.get(n), 1),) if dp.cni != "weave" else ()))
+                            n, dp.bridge, tuple(a for a in address if a)))
         hops.extend(reversed(part) if peer else part)
 
-    pod_side(src, peer=False)
-    both_host = src.host_network and dst.host_network
+    pod_side(source, peer=False)
+    both_host = source.host_network and dst.host_network
     if relation is Relation.SAME_NODE and not bridge:
-        add(HopKind.NODE_ROUTING, f"{src.node_name} routes the /32 to the peer's veth", src.node_name,
-            "", gw)
+        add(HopKind.NODE_ROUTING, f"{source.node} routes the /32 to the peer's veth", source.node, "", gw)
     elif cross and both_host:
-        add(HopKind.UNDERLAY, f"underlay {s_ip} -> {d_ip}", "", "", s_ip, d_ip)
+        underlay(f"underlay {s_ip} -> {d_ip}")
     elif cross:
         # An overlay datapath still routes some traffic unencapsulated (to a node IP, within a subnet).
         direct = "direct, not encapsulated" if dp.routing is Routing.OVERLAY else dp.routing.value
-        if not l2_cluster and not src.host_network:
+        if not l2_cluster and not source.host_network:
             by = "overlay" if encap else direct
-            add(HopKind.NODE_ROUTING, f"{src.node_name} forwards ({by})", src.node_name, "", gw)
+            add(HopKind.NODE_ROUTING, f"{source.node} forwards ({by})", source.node, "", gw)
         if encap:
             o = dp.overlay
             port = f" UDP {o.udp_port}" if o.udp_port else ""
             add(HopKind.OVERLAY_ENCAP, f"{o.device} {o.kind.value.upper()}{port} {s_ip} -> {d_ip}",
-                src.node_name, o.device, s_ip, d_ip)
-        add(HopKind.UNDERLAY, f"underlay {s_ip} -> {d_ip}" + (
-            f" ({direct})" if not encap else ""), "", "", s_ip, d_ip)
+                source.node, o.device, s_ip, d_ip)
+        underlay(f"underlay {s_ip} -> {d_ip}" + (f" ({direct})" if not encap else ""))
         if encap:
-            add(HopKind.OVERLAY_DECAP, f"{dp.overlay.device} decapsulates", dst.node_name, dp.overlay.device,
-                d_ip)
+            add(HopKind.OVERLAY_DECAP, f"{dp.overlay.device} decapsulates", dst.node, dp.overlay.device, d_ip)
         if not l2_cluster and not dst.host_network:
-            add(HopKind.PEER_NODE, f"{dst.node_name} forwards to the pod", dst.node_name, "",
-                podcidr_address(dst_n, 1) if bridge else "")
+            add(HopKind.PEER_NODE, f"{dst.node} forwards to the pod", dst.node, "",
+                podcidr_address(dst_n, offset=1) if bridge else "")
     if not (both_host and not cross):
         pod_side(dst, peer=True)
+    hops = [replace(hop, index=i) for i, hop in enumerate(hops)]
 
     # TTL, adjacency, kind: see DESIGN.md "The networking model kdiag explains".
     kind: Literal["l2", "routed", "local"]
@@ -243,24 +259,24 @@ def expected(
     elif relation is Relation.HOST_NETWORK_SAME_NODE:
         # The node reaches its pods on-link (cni0 or the /32 veth route); a pod reaches its own node
         # through its gateway, which *is* that node: no forwarding either way.
-        ttl, l2, kind = (0, True, "l2") if src.host_network else (0, False, "routed")
+        ttl, l2, kind = (0, True, "l2") if source.host_network else (0, False, "routed")
     elif l2_cluster:
         ttl, l2, kind = 0, True, "l2"
-    elif src.host_network or dst.host_network:
+    elif source.host_network or dst.host_network:
         ttl, l2, kind = 1, False, "routed"  # only the pod's node forwards
     else:
         ttl, l2, kind = 2, False, "routed"
     ttl_exact = not dp.generic and not (both_host and cross)
     mtu = _mtu(dp, both_host, underlay_mtu)
-    gateway = "" if l2 or kind == "local" else (gw if not src.host_network else "")
-    where = "the same node" if not cross else f"{src.node_name} -> {dst.node_name}"
+    gateway = "" if l2 or kind == "local" else (gw if not source.host_network else "")
+    where = "the same node" if not cross else f"{source.node} -> {dst.node}"
     how = {"l2": "L2 (no router in between)", "local": "local delivery in one network namespace",
            "routed": f"routed, {ttl} forwarding hop{'s' if ttl != 1 else ''}"}[kind]
     via = f" through {dp.overlay.describe()}" if encap else ""
-    summary = f"{dp.cni}: {src.pod_ip} -> {dst.pod_ip} on {where}: {how}{via}"
+    summary = f"{dp.cni}: {source.ip} -> {dst.ip} on {where}: {how}{via}"
     if mtu:
         summary += f", MTU {mtu}"
     if dp.overlay.kind is OverlayKind.WIREGUARD and encap:
         notes.append("WireGuard: a captured underlay packet shows only UDP between node IPs")
-    return ExpectedPath(relation, dp, src.pod_ip, dst.pod_ip, src.node_name, dst.node_name, s_ip, d_ip,
+    return ExpectedPath(relation, dp, source.ip, dst.ip, source.node, dst.node, s_ip, d_ip,
                         tuple(hops), l2, ttl, ttl_exact, mtu, kind, encap, gateway, summary, tuple(notes))

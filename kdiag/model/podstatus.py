@@ -1,4 +1,5 @@
 """kubectl's pod and node printer rules, ported so `kdiag pods` / `kdiag nodes` read like `kubectl get`.
+The rules only: column headers, row cells and `<none>` are presentation (kdiag.render.rows).
 
 The source of truth is k8s.io/kubernetes v1.36.3 pkg/printers/internalversion/printers.go
 (`printPod`, `printNode`, `findNodeRoles`, `translateTimestampSince`) and
@@ -17,12 +18,7 @@ from datetime import datetime, timedelta
 
 from kdiag.model.objects import ContainerStatusInfo, NodeInfo, PodInfo
 
-NONE = "<none>"
 UNKNOWN_TIME = "<unknown>"
-
-# Column names as kubectl prints them: the server's column definitions, upper-cased by the client.
-POD_HEADER: tuple[str, ...] = ("NAME", "READY", "STATUS", "RESTARTS", "AGE")
-POD_WIDE_HEADER: tuple[str, ...] = (*POD_HEADER, "IP", "NODE", "NOMINATED NODE", "READINESS GATES")
 
 # status.reason the node lifecycle controller sets on pods of an unreachable node (NodeUnreachablePodReason).
 _NODE_LOST = "NodeLost"
@@ -204,9 +200,9 @@ def restarts_text(summary: PodStatusSummary, now: datetime) -> str:
 
 
 def readiness_gates_text(pod: PodInfo) -> str:
-    """READINESS GATES: "<none>", or how many gate conditions are True out of the gates, e.g. "1/2"."""
+    """How many readiness-gate conditions are True out of the gates, e.g. "1/2"; "" without gates."""
     if not pod.readiness_gates:
-        return NONE
+        return ""
     true_conditions = 0
     for gate in pod.readiness_gates:
         for condition in pod.conditions:
@@ -222,29 +218,6 @@ def first_pod_ip(pod: PodInfo) -> str:
     if pod.pod_ips:
         return pod.pod_ips[0]
     return pod.pod_ip
-
-
-def pod_row(pod: PodInfo, now: datetime) -> tuple[str, ...]:
-    """`kubectl get pod` cells: NAME READY STATUS RESTARTS AGE."""
-    summary = summarize_pod(pod)
-    return (
-        pod.name,
-        summary.ready,
-        summary.status,
-        restarts_text(summary, now),
-        translate_timestamp_since(pod.created, now),
-    )
-
-
-def pod_wide_row(pod: PodInfo, now: datetime) -> tuple[str, ...]:
-    """`kubectl get pod -o wide` cells, in POD_WIDE_HEADER order."""
-    return (
-        *pod_row(pod, now),
-        first_pod_ip(pod) or NONE,
-        pod.node_name or NONE,
-        pod.nominated_node_name or NONE,
-        readiness_gates_text(pod),
-    )
 
 
 # --- nodes -------------------------------------------------------------------------------------
@@ -278,7 +251,3 @@ def node_status(node: NodeInfo) -> str:
     if node.unschedulable:
         status += ",SchedulingDisabled"
     return status
-
-
-def node_roles_text(node: NodeInfo) -> str:
-    return ",".join(node.roles) or NONE

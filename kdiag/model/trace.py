@@ -1,6 +1,6 @@
-"""A finished trace as plain data: both ends, the datapath, expected vs observed, the verdict, and how
-the probe ran. Built by kdiag.cluster.tracing, rendered by kdiag.render.trace; `document()` is the
-`kind: Trace` output (docs/schema/trace.schema.json). Pure: no I/O.
+"""A finished trace as plain data: both ends, the datapath, the expected path with what was observed
+at each hop, the verdict, and how the probe ran. Built by kdiag.cluster.tracing, rendered by
+kdiag.render.trace; `document()` is the `kind: Trace` output (docs/schema/trace.schema.json). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -10,9 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kdiag.model.datapath import Datapath, Relation
+from kdiag.model.documents import trace_document
 from kdiag.model.findings import Verdict
+from kdiag.model.hops import Spine
 from kdiag.model.objects import NodeInfo, PodInfo
-from kdiag.model.path import ExpectedPath, node_ip
+from kdiag.model.observations import Observations
+from kdiag.model.path import ExpectedPath
+from kdiag.model.targets import Endpoint, Target, endpoint_of
 
 
 @dataclass(frozen=True)
@@ -58,35 +62,22 @@ class ProbeDetails:
 @dataclass(frozen=True)
 class TraceResult:
     source: PodInfo
-    destination: PodInfo
-    destination_is_pod: bool  # False: DST was an address no running pod holds
+    destination: Target
     relation: Relation
     datapath: Datapath
     expected: ExpectedPath
-    observed: Mapping[str, Any]
+    observed: Mapping[str, Any]  # the agent's ProbeResult as it printed it: kept for the JSON only
+    observations: Observations  # the same, parsed once, keyed by where it was seen
+    spine: Spine  # the expected hops, each with what was observed there
     verdict: Verdict
     probe: ProbeDetails
     nodes: Mapping[str, NodeInfo]
     warnings: tuple[str, ...] = field(default=())
 
-    def endpoint(self, pod: PodInfo, is_pod: bool = True) -> dict[str, Any]:
-        return {"namespace": pod.namespace if is_pod else None, "name": pod.name if is_pod else None,
-                "ip": pod.pod_ip, "node": pod.node_name or None,
-                "nodeIP": node_ip(self.nodes.get(pod.node_name)) or pod.host_ip or None,
-                "hostNetwork": pod.host_network, "phase": pod.phase or None,
-                "ready": pod.ready if pod.conditions else None}
+    @property
+    def destination_end(self) -> Endpoint:
+        return endpoint_of(self.destination)
 
     def document(self) -> dict[str, Any]:
-        """The `kind: Trace` document (docs/schema/trace.schema.json)."""
-        return {
-            "apiVersion": "kdiag/v1", "kind": "Trace",
-            "source": self.endpoint(self.source),
-            "destination": self.endpoint(self.destination, self.destination_is_pod),
-            "relation": self.relation.value,
-            "datapath": self.datapath.to_dict(),
-            "expected": self.expected.to_dict(),
-            "observed": dict(self.observed),
-            "verdict": self.verdict.to_dict(),
-            "probe": self.probe.to_dict(),
-            "warnings": list(self.warnings),
-        }
+        """The `kind: Trace` document, built with the others in kdiag.model.documents."""
+        return trace_document(self)

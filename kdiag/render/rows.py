@@ -11,9 +11,20 @@ from datetime import datetime
 
 from kdiag.model.objects import NodeInfo, PodInfo
 from kdiag.model.pairs import outside_pod_cidr
-from kdiag.model.podstatus import NONE, POD_WIDE_HEADER, node_roles_text, node_status, pod_wide_row
+from kdiag.model.podstatus import (
+    first_pod_ip,
+    node_status,
+    readiness_gates_text,
+    restarts_text,
+    summarize_pod,
+    translate_timestamp_since,
+)
 
+NONE = "<none>"
 NAMESPACE = "NAMESPACE"
+# Column names as kubectl prints them: the server's column definitions, upper-cased by the client.
+POD_HEADER: tuple[str, ...] = ("NAME", "READY", "STATUS", "RESTARTS", "AGE")
+POD_WIDE_HEADER: tuple[str, ...] = (*POD_HEADER, "IP", "NODE", "NOMINATED NODE", "READINESS GATES")
 POD_NET_HEADER: tuple[str, ...] = (
     "NAME",
     "IPS",
@@ -26,6 +37,33 @@ POD_NET_HEADER: tuple[str, ...] = (
 )
 NODE_HEADER: tuple[str, ...] = ("NAME", "STATUS", "ROLES", "INTERNAL-IP", "POD CIDR(S)", "PODS")
 OUTSIDE_CIDR_FLAG = "OUTSIDE-CIDR"
+
+
+def pod_row(pod: PodInfo, now: datetime) -> tuple[str, ...]:
+    """`kubectl get pod` cells: NAME READY STATUS RESTARTS AGE."""
+    summary = summarize_pod(pod)
+    return (
+        pod.name,
+        summary.ready,
+        summary.status,
+        restarts_text(summary, now),
+        translate_timestamp_since(pod.created, now),
+    )
+
+
+def pod_wide_row(pod: PodInfo, now: datetime) -> tuple[str, ...]:
+    """`kubectl get pod -o wide` cells, in POD_WIDE_HEADER order."""
+    return (
+        *pod_row(pod, now),
+        first_pod_ip(pod) or NONE,
+        pod.node_name or NONE,
+        pod.nominated_node_name or NONE,
+        readiness_gates_text(pod) or NONE,
+    )
+
+
+def node_roles_text(node: NodeInfo) -> str:
+    return ",".join(node.roles) or NONE
 
 
 def _with_namespace(header: tuple[str, ...], all_namespaces: bool) -> tuple[str, ...]:

@@ -1,5 +1,5 @@
-"""Text view of `kdiag trace`: a header, the expected path as a chain of hops, a table of what the probe
-observed, then the verdict and its findings.
+"""Text view of `kdiag trace`: a header, one table with a row per hop (the expected hop on the left,
+what was observed there on the right), then the verdict and its findings.
 
 Plain text unless `color` is set (the CLI sets it on a terminal without NO_COLOR); then rich paints
 the status and severities. Either way the words are the same.
@@ -8,12 +8,13 @@ the status and severities. Either way the words are the same.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
-from typing import Any
 
 from kdiag.model.findings import Finding
-from kdiag.model.observed import IcmpErr, Observed, observations
-from kdiag.model.path import ExpectedPath, HopKind
+from kdiag.model.hops import Sighting, Spine
+from kdiag.model.observations import Observations
+from kdiag.model.observed import IcmpErr, Observed
+from kdiag.model.path import ExpectedPath, Hop, HopKind
+from kdiag.model.targets import Endpoint
 from kdiag.model.trace import TraceResult
 from kdiag.render.tabwriter import format_table
 
@@ -24,12 +25,11 @@ PROBE_ORDER = ("local", "icmp", "tcp", "udp", "traceroute", "arp", "pmtu")
 
 
 def _endpoint(result: TraceResult, source: bool) -> str:
-    pod = result.source if source else result.destination
-    is_pod = source or result.destination_is_pod
-    name = pod.key if is_pod else pod.pod_ip
-    where = [pod.pod_ip] if is_pod else []
-    where.append(pod.node_name or "outside the cluster's nodes")
-    if pod.host_network:
+    end = Endpoint.of_pod(result.source) if source else result.destination_end
+    name = end.name or end.ip
+    where = [end.ip] if end.name else []
+    where.append(end.node or "outside the cluster's nodes")
+    if end.host_network:
         where.append("host network")
     return f"{name} ({', '.join(where)})"
 
@@ -57,17 +57,14 @@ def header(result: TraceResult) -> list[Line]:
     ]
 
 
-def _hop_text(exp: ExpectedPath, index: int) -> str:
-    hop = exp.hops[index]
+def _hop_text(hop: Hop) -> str:
     text = hop.label
     if hop.addresses and hop.kind not in (HopKind.OVERLAY_ENCAP, HopKind.UNDERLAY):
         text += f" [{', '.join(hop.addresses)}]"
-    if hop.node and hop.kind not in (HopKind.POD_ETH0, HopKind.PEER_ETH0) and hop.node not in hop.label:
-        text += f" @{hop.node}"
     return text
 
 
-def expected_chain(exp: ExpectedPath) -> list[Line]:
+def _facts(exp: ExpectedPath) -> str:
     what = {"l2": "L2, no router in between", "local": "local delivery",
             "routed": "routed"}[exp.kind]
     ttl = f"TTL -{exp.ttl_decrement}" if exp.ttl_decrement else "TTL unchanged"
@@ -76,11 +73,7 @@ def expected_chain(exp: ExpectedPath) -> list[Line]:
         facts.append(f"MTU {exp.expected_mtu}")
     if exp.encapsulated:
         facts.append(f"via {exp.datapath.overlay.describe()}")
-    lines: list[Line] = [[("Expected path", "bold underline"), (f"  ({', '.join(facts)})", "")]]
-    for i in range(len(exp.hops)):
-        lines.append([("  " if i == 0 else "  -> ", "dim"), (_hop_text(exp, i), "")])
-    lines += [[("  note: ", "dim"), (note, "dim")] for note in exp.notes]
-    return lines
+    return ", ".join(facts)
 
 
 def _ms(value: float | None) -> str:
@@ -91,8 +84,9 @@ def _err(err: IcmpErr | None) -> str:
     return f"{err.name or '?'} from {err.source or '?'}" if err else ""
 
 
-def probe_cell(name: str, obs: Observed) -> str:
-    """One probe's result in a few words, from the verdict's parsed observations."""
+def probe_cell(name: str, obs: Observed, *, errors_from: str | None = None) -> str:
+    """One probe's result in a few words; with `errors_from`, only the ICMP errors that address sent
+    (the others are shown at the hop they came from)."""
     status = obs.probe(name)
     if status is None or not status.measured:
         na = status is not None and status.not_applicable
@@ -109,7 +103,7 @@ def probe_cell(name: str, obs: Observed) -> str:
             text += f", TTL {obs.reply_ttl}"
         if obs.icmp_rtt is not None:
             text += f", rtt {_ms(obs.icmp_rtt)}"
-        errors = [_err(e) for e in obs.icmp_errors]
+        errors = [_err(e) for e in obs.icmp_errors if errors_from is None or e.source == errors_from]
         return text + (f"; {', '.join(errors)}" if errors else "")
     if name in ("tcp", "udp"):
         tcp = name == "tcp"
@@ -120,7 +114,8 @@ def probe_cell(name: str, obs: Observed) -> str:
             text += f" ({_ms(rtt)})"
         if tcp and obs.tcp_reply_ttl is not None:
             text += f", TTL {obs.tcp_reply_ttl}"
-        return text + (f"; {_err(error)}" if error else "")
+        shown = error is not None and (errors_from is None or error.source == errors_from)
+        return text + (f"; {_err(error)}" if shown else "")
     if name == "traceroute":
         hops = " ".join(h.address or "*" for h in obs.hops)
         at = f" at TTL {obs.reached_at}" if obs.reached_at is not None else ""
@@ -143,15 +138,50 @@ def probe_cell(name: str, obs: Observed) -> str:
     return "measured"
 
 
-def observed_table(observed: Mapping[str, Any]) -> list[Line]:
-    obs = observations(observed)
+def sighting_text(s: Sighting, obs: Observed, *, dst_ip: str) -> str:
+    """What one sighting says at its hop, in a few words."""
+    if s.probe == "traceroute":
+        if s.outcome == "reached":
+            return f"traceroute reached at TTL {s.ttl}"
+        if s.outcome == "error":
+            return f"traceroute TTL {s.ttl}: {s.error or '?'} from {s.address}"
+        return f"traceroute TTL {s.ttl} answered" + (f" by {s.address}" if s.address else "")
+    if s.outcome == "error":
+        return f"{s.probe}: {s.error or '?'} from {s.address or '?'}"
+    if s.outcome == "reportedMtu":
+        return f"pmtu: reports MTU {s.mtu}"
+    return f"{s.probe}: {probe_cell(s.probe, obs, errors_from=dst_ip)}"
+
+
+def _off_path_text(s: Sighting, obs: Observed, *, dst_ip: str) -> str:
+    text = probe_cell(s.probe, obs) if s.probe == "pmtu" and s.outcome == "pathMtu" else None
+    if text is not None:
+        return f"pmtu: {text}"
+    text = sighting_text(s, obs, dst_ip=dst_ip)
+    return f"{text} (off the expected path)" if s.address else text
+
+
+def hop_table(exp: ExpectedPath, spine: Spine, observations: Observations) -> list[Line]:
+    """One row per hop: the expected hop on the left, what was observed there on the right."""
+    obs = observations.source
     took = f", {obs.duration:g}s" if obs.duration is not None else ""
-    lines: list[Line] = [[("Observed", "bold underline"), (f"  (engine {obs.engine or '?'}{took})", "")]]
-    rows = [(name.upper(), probe_cell(name, obs)) for name in PROBE_ORDER if obs.probe(name)]
-    if not rows:
-        return [*lines, [("  no probe result", "")]]
-    table = format_table(("PROBE", "RESULT"), rows).rstrip("\n").splitlines()
-    return lines + [[("  " + row, "")] for row in table]
+    lines: list[Line] = [[("Expected path", "bold underline"), (f"  ({_facts(exp)})", ""), ("  ", ""),
+                          ("Observed", "bold underline"), (f"  (engine {obs.engine or '?'}{took})", "")]]
+    rows = [(str(r.hop.index), r.hop.node or "-", _hop_text(r.hop),
+             "; ".join(sighting_text(s, obs, dst_ip=exp.dst_ip) for s in r.seen)) for r in spine.hops]
+    table = format_table(("#", "NODE", "EXPECTED", "OBSERVED"), rows).rstrip("\n").splitlines()
+    lines += [[("  " + row.rstrip(), "")] for row in table]
+    if not obs.valid:
+        lines.append([("  no probe result", "")])
+    else:
+        after = [_off_path_text(s, obs, dst_ip=exp.dst_ip) for s in spine.off_path]
+        if obs.trace_measured and not obs.reached:
+            after.append(f"traceroute: {probe_cell('traceroute', obs)}")
+        after += [f"{name}: {probe_cell(name, obs)}" for name in PROBE_ORDER
+                  if (status := obs.probe(name)) is not None and not status.measured]
+        lines += [[("  ", ""), (text, "")] for text in after]
+    lines += [[("  note: ", "dim"), (note, "dim")] for note in exp.notes]
+    return lines
 
 
 def _finding(f: Finding) -> list[Line]:
@@ -173,7 +203,7 @@ def verdict_lines(result: TraceResult) -> list[Line]:
 
 
 def trace_text(result: TraceResult, *, color: bool = False) -> str:
-    blocks = [header(result), expected_chain(result.expected), observed_table(result.observed),
+    blocks = [header(result), hop_table(result.expected, result.spine, result.observations),
               verdict_lines(result)]
     lines: list[Line] = []
     for block in blocks:

@@ -207,7 +207,8 @@ def test_text_output_is_plain_off_a_terminal(lab: Lab) -> None:
     assert result.exit_code == 0, result.stderr
     text = result.stdout
     for part in ("Trace:", "Relation:  cross-node", "Expected path", "flannel.1 VXLAN UDP 8472", "Observed",
-                 "TRACEROUTE", "Verdict: OK", "PATH_AS_EXPECTED"):
+                 "EXPECTED", "OBSERVED", "traceroute TTL 1 answered by 10.244.1.1", "Verdict: OK",
+                 "PATH_AS_EXPECTED"):
         assert part in text, text
     assert "\x1b[" not in text and result.stderr == ""  # no colour, no progress lines off a TTY
     yaml_result = lab.kdiag("trace", HELLO_1, WORDPRESS, "-o", "yaml")

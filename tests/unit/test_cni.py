@@ -240,11 +240,16 @@ def test_cilium(data: dict[str, str], kind: OverlayKind, device: str, port: int 
     )
     assert dp.routing is (Routing.NATIVE if kind is OverlayKind.NONE else Routing.OVERLAY)
     assert dp.generic  # eBPF: TTL not held against it
+    # The pods' gateway is cilium_host, whose address Cilium writes into a node annotation.
+    assert dp.gateway_annotations == (
+        "network.cilium.io/ipv4-cilium-host", "io.cilium.network.ipv4-cilium-host")
 
 
 def test_kindnet() -> None:
     dp = detect([ds("kube-system", "kindnet", "docker.io/kindest/kindnetd:v20240202")], [], [], None)
     assert (dp.cni, dp.mode, dp.routing, dp.overlay.enabled) == ("kindnet", Mode.PTP, Routing.HOST_GW, False)
+    # The facts the path model reads instead of CNI names keep their defaults for every other CNI.
+    assert (dp.gateway_annotations, dp.bridge_addressed, dp.mtu_from_underlay) == ((), True, True)
 
 
 def test_weave_fastdp_and_sleeve() -> None:
@@ -260,6 +265,7 @@ def test_weave_fastdp_and_sleeve() -> None:
         [ds("kube-system", "weave-net", env={"WEAVE_NO_FASTDP": "1", "WEAVE_MTU": "1400"})], [], [], None
     )
     assert (sleeve.overlay.udp_port, sleeve.pod_mtu) == (6783, 1400)
+    assert not dp.bridge_addressed and not sleeve.bridge_addressed  # the weave bridge has no podCIDR .1
 
 
 def test_kube_router() -> None:
@@ -350,7 +356,7 @@ def test_unknown_says_what_was_looked_at() -> None:
         [node("n1", "10.0.0.1", "10.244.0.0/24")],
         None,
     )
-    assert dp.cni == "unknown" and dp.generic
+    assert dp.cni == "unknown" and dp.generic and not dp.mtu_from_underlay
     assert "1 DaemonSets, 1 ConfigMaps, annotations of 1 nodes" in dp.evidence[0].detail
     assert dp.to_dict()["cni"] == "unknown"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from kdiag.model.datapath import (
@@ -15,6 +17,7 @@ from kdiag.model.datapath import (
 )
 from kdiag.model.objects import NodeInfo, PodInfo
 from kdiag.model.path import ExpectedPath, HopKind, expected, gateway_of, node_ip, podcidr_address
+from kdiag.model.targets import AddressScope, AddressTarget, PodTarget, address_target
 
 W24 = NodeInfo("worker24", "True", internal_ips=("10.250.0.24",), pod_cidrs=("10.244.1.0/24",))
 W25 = NodeInfo("worker25", "True", internal_ips=("10.250.0.25",), pod_cidrs=("10.244.2.0/24",))
@@ -61,6 +64,8 @@ HOST25 = PodInfo(
     host_network=True,
 )
 
+# The facts kdiag.cluster.cni puts into a Datapath (the model never tests CNI names).
+CILIUM_HOST = ("network.cilium.io/ipv4-cilium-host", "io.cilium.network.ipv4-cilium-host")
 VX = Overlay(OverlayKind.VXLAN, "flannel.1", 8472, 50, 1)
 DATAPATHS: dict[str, Datapath] = {
     "flannel-vxlan": Datapath("flannel", Mode.BRIDGE, Routing.OVERLAY, VX, bridge="cni0"),
@@ -93,8 +98,11 @@ DATAPATHS: dict[str, Datapath] = {
         Routing.OVERLAY,
         Overlay(OverlayKind.VXLAN, "cilium_vxlan", 8472, 50),
         generic=True,
+        gateway_annotations=CILIUM_HOST,
     ),
-    "cilium-native": Datapath("cilium", Mode.PTP, Routing.NATIVE, generic=True),
+    "cilium-native": Datapath(
+        "cilium", Mode.PTP, Routing.NATIVE, generic=True, gateway_annotations=CILIUM_HOST
+    ),
     "kindnet": Datapath("kindnet", Mode.PTP, Routing.HOST_GW),
     "weave": Datapath(
         "weave",
@@ -102,6 +110,7 @@ DATAPATHS: dict[str, Datapath] = {
         Routing.L2,
         Overlay(OverlayKind.VXLAN, "vxlan-6784", 6784, 50),
         bridge="weave",
+        bridge_addressed=False,
         pod_mtu=1376,
     ),
     "kube-router": Datapath("kube-router", Mode.BRIDGE, Routing.BGP, bridge="kube-bridge"),
@@ -122,7 +131,7 @@ DATAPATHS: dict[str, Datapath] = {
         bridge="br-int",
         generic=True,
     ),
-    "unknown": Datapath("unknown", Mode.BRIDGE, Routing.NATIVE, generic=True),
+    "unknown": Datapath("unknown", Mode.BRIDGE, Routing.NATIVE, generic=True, mtu_from_underlay=False),
 }
 
 # (src, dst) per relation case; the relation itself comes from relation_of.
@@ -181,7 +190,14 @@ def expect(dp_name: str, case: str) -> tuple[int, bool, str]:
 
 def run(dp_name: str, case: str) -> ExpectedPath:
     src, dst = CASES[case]
-    return expected(src, dst, relation_of(src, dst), DATAPATHS[dp_name], NODES)
+    return path_to(src, dst, DATAPATHS[dp_name])
+
+
+def path_to(src: PodInfo, dst: PodInfo, dp: Datapath, nodes: dict[str, NodeInfo] = NODES,
+            relation: Relation | None = None, **kw: Any) -> ExpectedPath:
+    target = PodTarget(dst)
+    return expected(src, target=target, relation=relation or relation_of(src, target=target), datapath=dp,
+                    nodes=nodes, **kw)
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -205,6 +221,7 @@ def test_flannel_vxlan_cross_node_hops_in_order() -> None:
         HopKind.NODE_ROUTING,
         HopKind.OVERLAY_ENCAP,
         HopKind.UNDERLAY,
+        HopKind.UNDERLAY,
         HopKind.OVERLAY_DECAP,
         HopKind.PEER_NODE,
         HopKind.PEER_BRIDGE,
@@ -214,9 +231,8 @@ def test_flannel_vxlan_cross_node_hops_in_order() -> None:
     encap = path.hops[4]
     assert encap.label == "flannel.1 VXLAN UDP 8472 10.250.0.24 -> 10.250.0.25"
     assert encap.node == "worker24" and encap.addresses == ("10.250.0.24", "10.250.0.25")
-    assert path.hops[2].addresses == ("10.244.1.1",) and path.hops[8].addresses == ("10.244.2.1",)
+    assert path.hops[2].addresses == ("10.244.1.1",) and path.hops[9].addresses == ("10.244.2.1",)
     assert path.encapsulated and path.gateway == "10.244.1.1"
-    assert path.overlay_label == "flannel.1 VXLAN UDP 8472 10.250.0.24 -> 10.250.0.25"
 
 
 def test_same_node_bridge_is_one_bridge() -> None:
@@ -255,7 +271,7 @@ def test_host_to_remote_pod_goes_through_the_overlay_pod_to_remote_host_does_not
 
 @pytest.mark.parametrize("dp_name", ["flannel-vxlan", "calico-ipip"])
 def test_unencapsulated_traffic_on_an_overlay_datapath_is_not_labelled_overlay(dp_name: str) -> None:
-    path = expected(HELLO1, HOST25, Relation.CROSS_NODE, DATAPATHS[dp_name], NODES)  # a node IP destination
+    path = path_to(HELLO1, HOST25, DATAPATHS[dp_name], relation=Relation.CROSS_NODE)  # a node IP destination
     labels = [h.label for h in path.hops]
     assert not path.encapsulated and not any("overlay" in label for label in labels), labels
     assert "worker24 forwards (direct, not encapsulated)" in labels
@@ -289,7 +305,7 @@ def test_calico_cross_subnet(a: str, b: str, encap: bool) -> None:
         gateway="169.254.1.1",
     )
     nodes = {"worker24": calico_node(W24, a), "worker25": calico_node(W25, b)}
-    path = expected(HELLO1, WORDPRESS, Relation.CROSS_NODE, dp, nodes)
+    path = path_to(HELLO1, WORDPRESS, dp, nodes)
     assert path.encapsulated is encap and path.ttl_decrement == 2 and path.expected_mtu == 1480
     assert path.dst_node_ip == b.split("/")[0]
 
@@ -302,7 +318,7 @@ def test_cross_subnet_without_subnet_information_is_assumed_direct_and_said() ->
         Overlay(OverlayKind.VXLAN, "flannel.1", 8472, 50, 1, cross_subnet_only=True),
         bridge="cni0",
     )
-    path = expected(HELLO1, WORDPRESS, Relation.CROSS_NODE, dp, NODES)
+    path = path_to(HELLO1, WORDPRESS, dp)
     assert not path.encapsulated and any("assumed" in n for n in path.notes)
 
 
@@ -314,32 +330,68 @@ def test_addressing_helpers() -> None:
         annotations={"flannel.alpha.coreos.com/public-ip": "192.0.2.9"},
     )
     assert node_ip(flannel) == "192.0.2.9" and node_ip(None) == ""
-    assert podcidr_address(flannel, 1) == "10.244.7.1" and podcidr_address(flannel, 0) == "10.244.7.0"
+    assert podcidr_address(flannel, offset=1) == "10.244.7.1"
+    assert podcidr_address(flannel, offset=0) == "10.244.7.0"
     cil = NodeInfo("c", annotations={"network.cilium.io/ipv4-cilium-host": "10.0.3.17"})
-    assert gateway_of(cil, DATAPATHS["cilium-native"]) == "10.0.3.17"
-    assert gateway_of(W24, DATAPATHS["calico-ipip"]) == "169.254.1.1"
+    assert gateway_of(cil, datapath=DATAPATHS["cilium-native"]) == "10.0.3.17"
+    assert gateway_of(W24, datapath=DATAPATHS["calico-ipip"]) == "169.254.1.1"
 
 
 def test_custom_underlay_mtu_and_unknown_underlay() -> None:
     src, dst = CASES["cross-node"]
-    jumbo = expected(src, dst, Relation.CROSS_NODE, DATAPATHS["flannel-vxlan"], NODES, underlay_mtu=9000)
+    jumbo = path_to(src, dst, DATAPATHS["flannel-vxlan"], underlay_mtu=9000)
     assert jumbo.expected_mtu == 8950
-    unknown = expected(src, dst, Relation.CROSS_NODE, DATAPATHS["kindnet"], NODES, underlay_mtu=None)
+    unknown = path_to(src, dst, DATAPATHS["kindnet"], underlay_mtu=None)
     assert unknown.expected_mtu is None
 
 
+def rel(src: PodInfo, dst: PodInfo | AddressTarget) -> Relation:
+    return relation_of(src, target=dst if isinstance(dst, AddressTarget) else PodTarget(dst))
+
+
 def test_relation_of() -> None:
-    assert relation_of(HELLO1, HELLO2) is Relation.SAME_NODE
-    assert relation_of(HELLO1, WORDPRESS) is Relation.CROSS_NODE
-    assert relation_of(HOST24, HELLO1) is Relation.HOST_NETWORK_SAME_NODE
-    assert relation_of(HELLO1, HOST25).cross_node and relation_of(HELLO1, HOST25).host_network
-    assert relation_of(HELLO1, PodInfo("", "10.9.9.9", pod_ip="10.9.9.9")) is Relation.CROSS_NODE
+    assert rel(HELLO1, HELLO2) is Relation.SAME_NODE
+    assert rel(HELLO1, WORDPRESS) is Relation.CROSS_NODE
+    assert rel(HOST24, HELLO1) is Relation.HOST_NETWORK_SAME_NODE
+    assert rel(HELLO1, HOST25).cross_node and rel(HELLO1, HOST25).host_network
+    assert rel(HELLO1, AddressTarget("10.9.9.9", AddressScope.EXTERNAL)) is Relation.CROSS_NODE
 
 
-def test_relation_from_pairs_pair_kind() -> None:
-    from kdiag.model.pairs import PairKind
+def test_address_targets_are_placed_on_the_node_that_holds_them() -> None:
+    assert address_target("10.250.0.25", nodes=NODES.values()) == AddressTarget(
+        "10.250.0.25", AddressScope.NODE, "worker25")
+    assert address_target("10.244.2.200", nodes=NODES.values()) == AddressTarget(
+        "10.244.2.200", AddressScope.POD_RANGE, "worker25")
+    outside = address_target("192.0.2.1", nodes=NODES.values())
+    assert outside == AddressTarget("192.0.2.1", AddressScope.EXTERNAL)
+    # A node address is the node's host network namespace; a pod-range address a pod on that node.
+    node24, pod24 = (address_target(ip, nodes=NODES.values()) for ip in ("10.250.0.24", "10.244.1.99"))
+    assert rel(HELLO1, node24) is Relation.HOST_NETWORK_SAME_NODE and rel(HELLO1, pod24) is Relation.SAME_NODE
 
-    assert Relation.from_pair(PairKind.SAME_NODE.value, True) is Relation.SAME_NODE
-    assert Relation.from_pair(PairKind.CROSS_NODE.value, False) is Relation.CROSS_NODE
-    assert Relation.from_pair(PairKind.HOST_NETWORK.value, True) is Relation.HOST_NETWORK_SAME_NODE
-    assert Relation.from_pair(PairKind.HOST_NETWORK.value, False) is Relation.HOST_NETWORK_CROSS_NODE
+
+def test_hops_are_indexed_from_the_source_eth0() -> None:
+    for dp_name in DATAPATHS:
+        for case in CASES:
+            hops = run(dp_name, case).hops
+            assert [h.index for h in hops] == list(range(len(hops))), (dp_name, case)
+            assert [h["index"] for h in run(dp_name, case).to_dict()["hops"]] == list(range(len(hops)))
+
+
+def test_the_underlay_is_seen_from_both_nodes() -> None:
+    for dp_name, case in [("flannel-vxlan", "cross-node"), ("flannel-host-gw", "cross-node"),
+                          ("flannel-vxlan", "host->host cross node"), ("calico-bgp", "pod->host cross node")]:
+        wire = [h for h in run(dp_name, case).hops if h.kind is HopKind.UNDERLAY]
+        assert [(h.node, h.direction) for h in wire] == [("worker24", "egress"), ("worker25", "ingress")]
+        assert wire[0].addresses == ("10.250.0.24", "10.250.0.25") and wire[1].addresses == ("10.250.0.25",)
+
+
+def test_every_hop_of_a_pod_pair_is_on_a_node() -> None:
+    assert all(h.node for dp_name in DATAPATHS for h in run(dp_name, "cross-node").hops)
+
+
+def test_an_address_outside_the_cluster_has_no_ingress_hop() -> None:
+    outside = AddressTarget("192.0.2.1", AddressScope.EXTERNAL)
+    path = expected(HELLO1, target=outside, relation=rel(HELLO1, outside),
+                    datapath=DATAPATHS["flannel-host-gw"], nodes=NODES)
+    assert [h.direction for h in path.hops if h.kind is HopKind.UNDERLAY] == ["egress"]
+    assert path.hops[-1].label == "192.0.2.1 eth0" and path.dst_node == ""

@@ -9,16 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from kdiag.model.objects import ContainerState, ContainerStatusInfo, NodeInfo, PodCondition, PodInfo
-from kdiag.model.podstatus import (
-    POD_WIDE_HEADER,
-    find_node_roles,
-    human_duration,
-    node_roles_text,
-    node_status,
-    pod_row,
-    pod_wide_row,
-    translate_timestamp_since,
-)
+from kdiag.model.podstatus import find_node_roles, human_duration, node_status, translate_timestamp_since
+from kdiag.render.rows import POD_WIDE_HEADER, node_roles_text, pod_row, pod_wide_row
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
 RUNNING = ContainerState("running")

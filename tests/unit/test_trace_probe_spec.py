@@ -10,9 +10,10 @@ import pytest
 
 from kdiag.cluster.probes import ProbeSpec, ephemeral_container, pod_manifest
 from kdiag.cluster.probewatch import assess
-from kdiag.cluster.tracing import PATH_PROBES, TraceRequest, choose_checks
 from kdiag.errors import UsageError
 from kdiag.model.objects import ContainerPort, PodInfo
+from kdiag.model.plan import PATH_PROBES, plan_probes
+from kdiag.model.targets import AddressScope, AddressTarget, PodTarget
 
 
 def spec(engine: str, **kw: Any) -> ProbeSpec:
@@ -64,8 +65,8 @@ def test_ephemeral_container_has_no_resources() -> None:
     assert container["name"] == "kdiag-probe-abcd1234" and "resources" not in container
 
 
-def _dst(*ports: tuple[int, str]) -> PodInfo:
-    return PodInfo("ns", "dst", ports=tuple(ContainerPort("c", p, proto) for p, proto in ports))
+def _dst(*ports: tuple[int, str]) -> PodTarget:
+    return PodTarget(PodInfo("ns", "dst", ports=tuple(ContainerPort("c", p, proto) for p, proto in ports)))
 
 
 @pytest.mark.parametrize(("proto", "port", "dst", "want"), [
@@ -75,14 +76,20 @@ def _dst(*ports: tuple[int, str]) -> PodInfo:
     ("icmp", 80, _dst((8080, "TCP")), ("icmp", None, PATH_PROBES)),
     ("udp", None, _dst((8080, "TCP"), (53, "UDP")), ("udp", 53, (*PATH_PROBES, "udp"))),
 ])
-def test_which_checks_run(proto: str | None, port: int | None, dst: PodInfo,
+def test_which_checks_run(proto: str | None, port: int | None, dst: PodTarget,
                           want: tuple[str, int | None, tuple[str, ...]]) -> None:
-    assert choose_checks(TraceRequest("a", "b", proto=proto, port=port), dst) == want
+    plan = plan_probes(dst, proto=proto, port=port)
+    assert (plan.protocol, plan.port, plan.probes) == want
 
 
 def test_tcp_without_any_port_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="needs a port"):
-        choose_checks(TraceRequest("a", "b", proto="tcp"), _dst())
+        plan_probes(_dst(), proto="tcp", port=None)
+    # An address declares no ports: without --port it is probed with ICMP only.
+    address = AddressTarget("10.244.2.200", AddressScope.POD_RANGE, "worker25")
+    assert plan_probes(address, proto=None, port=None).protocol == "icmp"
+    with pytest.raises(UsageError, match="needs a port"):
+        plan_probes(address, proto="udp", port=None)
 
 
 def _status(**status: Any) -> dict[str, Any]:

@@ -14,11 +14,13 @@ import jsonschema
 import pytest
 
 from kdiag.model.datapath import Datapath, Mode, Overlay, OverlayKind, Relation, Routing
-from kdiag.model.findings import Code, Context, context_for, node_addresses
+from kdiag.model.findings import Code, Context, Verdict, context_for, node_addresses
 from kdiag.model.objects import NodeInfo, PodInfo
-from kdiag.model.observed import observations
+from kdiag.model.observations import parse_observations
+from kdiag.model.observed import decode_probe_result as observations
 from kdiag.model.path import ExpectedPath, expected
-from kdiag.model.verdict import judge
+from kdiag.model.targets import AddressScope, AddressTarget, PodTarget, address_target
+from kdiag.model.verdict import judge as judge_observations
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "probe-result.schema.json").read_text())
 
@@ -50,7 +52,14 @@ CTX = Context(
 
 def path(dp: Datapath = FLANNEL, cross: bool = True) -> ExpectedPath:
     dst = WORDPRESS if cross else HELLO2
-    return expected(HELLO1, dst, Relation.CROSS_NODE if cross else Relation.SAME_NODE, dp, NODES)
+    relation = Relation.CROSS_NODE if cross else Relation.SAME_NODE
+    return expected(HELLO1, target=PodTarget(dst), relation=relation, datapath=dp, nodes=NODES)
+
+
+def judge(exp: ExpectedPath, doc: dict[str, Any], ctx: Context) -> Verdict:
+    """The verdict on one ProbeResult document, parsed as kdiag trace parses it."""
+    seen = parse_observations(doc, source_node=exp.src_node)
+    return judge_observations(exp, observations=seen, context=ctx)
 
 
 # ---- ProbeResult builders (kdiag/agent's shapes) ------------------------------------------
@@ -461,9 +470,8 @@ def test_no_large_packet_passes() -> None:
     ("phase", "ready", "text"), [("Pending", None, "is Pending"), ("Running", False, "not Ready")]
 )
 def test_dst_not_ready(phase: str, ready: bool | None, text: str) -> None:
-    ctx = context_for(
-        NODES.values(), PodInfo("default", "dst", node_name="worker25", phase=phase, pod_ip="10.244.2.3"), 80
-    )
+    dst = PodInfo("default", "dst", node_name="worker25", phase=phase, pod_ip="10.244.2.3")
+    ctx = context_for(NODES.values(), target=PodTarget(dst), port=80)
     if ready is False:
         ctx = Context(ctx.node_addresses, 80, "default/dst", phase, False)
     v = judge(path(), result(icmp=icmp(received=0), traceroute=trace("10.244.1.1", "10.244.2.0")), ctx)
@@ -489,7 +497,7 @@ def test_inconclusive_when_nothing_could_be_measured() -> None:
 
 
 def test_context_maps_gateways_and_flannel_addresses_to_nodes() -> None:
-    ctx = context_for(NODES.values(), None)
+    ctx = context_for(NODES.values(), target=AddressTarget("10.244.2.3", AddressScope.POD_RANGE, "worker25"))
     assert ctx.owner("10.244.1.1") == "worker24" and ctx.owner("10.244.2.0") == "worker25"
     assert ctx.owner("10.250.0.25") == "worker25" and ctx.owner("8.8.8.8") == "" and ctx.owner(None) == ""
 
@@ -506,6 +514,6 @@ def test_path_below_model_with_bigger_pod_mtu_reported() -> None:
 
 
 def test_destination_given_as_an_ip_has_unknown_readiness() -> None:
-    ctx = context_for(NODES.values(), PodInfo("", "10.244.2.3", pod_ip="10.244.2.3"), 80)
+    ctx = context_for(NODES.values(), target=address_target("10.244.2.3", nodes=NODES.values()), port=80)
     assert ctx.dst_ready is None
     assert "DST_NOT_READY" not in codes(judge(path(), result(icmp=icmp()), ctx))
