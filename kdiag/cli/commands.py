@@ -6,12 +6,13 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from kdiag.cli import cleanup, cni, completion_cmd, lab, pairs, pods, trace
+    from kdiag.cli import cleanup, cni, completion_cmd, lab, pairs, pods, policy, trace
 
     app.command()(pods.pods)
     app.command()(pods.nodes)
     app.command()(pairs.pairs)
     app.command()(trace.trace)
+    app.command()(policy.policy)
     app.command()(cleanup.cleanup)
     app.command()(cni.cni)
     app.add_typer(lab.app, name="lab")
