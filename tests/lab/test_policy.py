@@ -300,3 +300,89 @@ def test_policies_that_may_not_be_listed_make_the_verdict_unknown_naming_the_per
     # diagonal is certain (a pod cannot block access to itself).
     assert table["allowed"][f"{back}/db"][f"{front}/web"] is None
     assert table["summary"] == {"allowed": 3, "denied": 0, "unknown": 6}
+
+
+def _crd(group: str, version: str, kind: str, plural: str, scope: str) -> dict[str, Any]:
+    """A minimal CustomResourceDefinition (kdiag's own, schema-less) standing in for the real one:
+    what kdiag needs is that the API group is served and objects can be listed."""
+    schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        # *.k8s.io groups are protected; "unapproved, ..." is the documented value for stand-ins.
+        "metadata": {
+            "name": f"{plural}.{group}",
+            "annotations": {"api-approved.kubernetes.io": "unapproved, kdiag test stand-in"},
+        },
+        "spec": {
+            "group": group,
+            "scope": scope,
+            "names": {"kind": kind, "plural": plural},
+            "versions": [{"name": version, "served": True, "storage": True, "schema": schema}],
+        },
+    }
+
+
+@pytest.fixture
+def crds(lab: Lab) -> Iterator[None]:
+    made = [
+        _crd("policy.networking.k8s.io", "v1alpha1", "AdminNetworkPolicy", "adminnetworkpolicies", "Cluster"),
+        _crd("cilium.io", "v2", "CiliumNetworkPolicy", "ciliumnetworkpolicies", "Namespaced"),
+    ]
+    for crd in made:
+        lab.apply(crd)
+        lab.kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}", "--timeout=30s")
+    yield
+    lab.kubectl("delete", "adminnetworkpolicies.policy.networking.k8s.io", "--all", check=False)
+    for crd in made:
+        lab.kubectl("delete", "crd", crd["metadata"]["name"], "--wait=false", check=False)
+
+
+def test_admin_policy_deny_beats_a_networkpolicy_allow(lab: Lab, shop: tuple[str, str], crds: None) -> None:
+    front, back = shop
+    lab.apply(_netpol("allow-all", {"podSelector": {}, "ingress": [{}]}), back)
+    lab.apply(
+        {
+            "apiVersion": "policy.networking.k8s.io/v1alpha1",
+            "kind": "AdminNetworkPolicy",
+            "metadata": {"name": f"lock-{back}"},
+            "spec": {
+                "priority": 10,
+                "subject": {"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": back}}},
+                "ingress": [
+                    {
+                        "name": "no-front",
+                        "action": "Deny",
+                        "from": [{"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": front}}}],
+                    }
+                ],
+            },
+        }
+    )
+    result, document = policy(lab, f"{front}/web", f"{back}/db", "-p", "5432")
+    assert (result.exit_code, document["verdict"]) == (ExitCode.PROBLEM, "denied"), result.stderr
+    assert document["ingress"]["decidedBy"] == "AdminNetworkPolicy"
+    assert document["ingress"]["rule"]["ruleName"] == "no-front"
+    assert "NetworkPolicy cannot override that" in document["ingress"]["fix"]
+
+
+def test_cni_specific_policy_makes_the_verdict_unknown(lab: Lab, shop: tuple[str, str], crds: None) -> None:
+    front, back = shop
+    lab.apply(
+        {
+            "apiVersion": "cilium.io/v2",
+            "kind": "CiliumNetworkPolicy",
+            "metadata": {"name": "l7"},
+            "spec": {"endpointSelector": {}},
+        },
+        back,
+    )
+    result, document = policy(lab, f"{front}/web", f"{back}/db", "-p", "5432")
+    assert (result.exit_code, document["verdict"]) == (ExitCode.CANNOT_PROBE, "unknown"), result.stderr
+    assert document["egress"]["verdict"] == "allowed"  # the Cilium policy lives in the other namespace
+    assert document["ingress"]["reasons"][0].startswith(
+        f"CiliumNetworkPolicy {back}/l7 may select pods in {back}"
+    )
+    assert document["policies"]["cniPolicies"] == [
+        {"kind": "CiliumNetworkPolicy", "namespace": back, "name": "l7"}
+    ]
