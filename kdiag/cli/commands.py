@@ -9,12 +9,13 @@ PLUGIN_GROUP = "kdiag.commands"
 
 
 def register(app: typer.Typer) -> None:
-    from kdiag.cli import cleanup, cni, completion_cmd, pairs, pods, trace
+    from kdiag.cli import cleanup, cni, completion_cmd, pairs, pods, policy, trace
 
     app.command()(pods.pods)
     app.command()(pods.nodes)
     app.command()(pairs.pairs)
     app.command()(trace.trace)
+    app.command()(policy.policy)
     app.command()(cleanup.cleanup)
     app.command()(cni.cni)
     _register_plugins(app)
