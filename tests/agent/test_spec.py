@@ -26,6 +26,15 @@ def test_defaults_fill_omitted_keys() -> None:
     assert budget_seconds(spec) == 7.0
 
 
+def test_dns_and_targets_settings_get_their_defaults() -> None:
+    spec = parse_spec('{"target": "10.99.0.1", "probes": ["dns", "targets"], '
+                      '"dns": {"server": "10.96.0.10", "names": ["web."]}, '
+                      '"targets": [{"target": "10.96.0.20", "port": 80}]}')
+    assert spec["dns"] == {"server": "10.96.0.10", "names": ["web."], "port": 53, "type": "A"}
+    assert spec["targets"] == [{"target": "10.96.0.20", "port": 80, "protocol": "tcp"}]
+    assert "dns" not in parse_spec('{"target": "10.99.0.1"}')  # only when given: old specs unchanged
+
+
 def test_repeated_probe_names_run_once() -> None:
     spec = parse_spec('{"target": "10.99.0.1", "probes": ["icmp", "tcp", "icmp"]}')
     assert spec["probes"] == ["icmp", "tcp"]
@@ -40,7 +49,21 @@ def test_repeated_probe_names_run_once() -> None:
         ('{"target": "10.99.0.1", "count": 2.5}', "spec.count"),
         ('{"target": "10.99.0.1", "timeout": 0}', "spec.timeout"),
         ('{"target": "10.99.0.1", "engine": "fast"}', "spec.engine"),
-        ('{"target": "10.99.0.1", "probes": ["dns"]}', "spec.probes"),
+        ('{"target": "10.99.0.1", "probes": ["dns"]}', "spec.probes includes dns but spec.dns is missing"),
+        ('{"target": "10.99.0.1", "probes": ["targets"]}', "spec.targets is missing"),
+        ('{"target": "10.99.0.1", "dns": {"names": ["a."]}}', "spec.dns.server"),
+        ('{"target": "10.99.0.1", "dns": {"server": "10.0.0.1", "names": []}}', "spec.dns.names"),
+        ('{"target": "10.99.0.1", "dns": {"server": "10.0.0.1", "names": ["."]}}', "spec.dns.names"),
+        ('{"target": "10.99.0.1", "dns": {"server": "10.0.0.1", "names": ["a."], "type": "MX"}}',
+         "spec.dns.type"),
+        ('{"target": "10.99.0.1", "dns": {"server": "10.0.0.1", "names": ["a."], "port": 0}}',
+         "spec.dns.port"),
+        ('{"target": "10.99.0.1", "dns": {"server": "10.0.0.1", "names": ["a."], "x": 1}}', "spec.dns must"),
+        ('{"target": "10.99.0.1", "targets": []}', "spec.targets must"),
+        ('{"target": "10.99.0.1", "targets": [{"target": "x", "port": 1}]}', "spec.targets.0..target"),
+        ('{"target": "10.99.0.1", "targets": [{"target": "10.0.0.1"}]}', "spec.targets.0..port"),
+        ('{"target": "10.99.0.1", "targets": [{"target": "10.0.0.1", "port": 1, "protocol": "sctp"}]}',
+         "protocol must be tcp or udp"),
         ('{"target": "pod-a"}', "spec.target"),
         ('{"port": 80}', "spec.target"),
         ('["10.99.0.1"]', "JSON object"),
