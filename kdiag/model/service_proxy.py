@@ -102,6 +102,8 @@ def service_proxy(facts: ProxyFacts) -> ServiceProxy:
 
     replaces = _cilium_replaces(facts.cilium_kpr or "") if facts.cilium_kpr is not None else ""
     if replaces == "full" or (facts.cilium_kpr is not None and not kube_proxy_seen):
+        if facts.cilium_daemonset:
+            evidence.append(facts.cilium_daemonset)
         evidence.append(f"configmap cilium-config kube-proxy-replacement={facts.cilium_kpr or '(unset)'}")
         if replaces != "full":
             notes.append("cilium without kube-proxy-replacement and no kube-proxy found: "
