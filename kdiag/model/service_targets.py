@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from kdiag.errors import UsageError
-from kdiag.model.service import Backend
+from kdiag.model.service import Backend, Translation
 from kdiag.model.service_objects import ServiceInfo
 
 DEFAULT_MAX_ENDPOINTS = 10
@@ -113,3 +113,32 @@ def choose_endpoints(backends: Sequence[Backend], *,
                 if per_node[node] and len(chosen) < limit:
                     chosen.append(per_node[node].pop(0))
     return tuple(chosen)
+
+
+@dataclass(frozen=True)
+class L4Target:
+    """One address:port the probe checks directly: the ClusterIP (role "frontend") or an
+    endpoint (role "endpoint"); `to_spec` gives the agent's spec.targets entry."""
+
+    address: str
+    port: int
+    protocol: str  # "tcp" | "udp"
+    role: str
+    backend: Backend | None = None
+
+    def to_spec(self) -> dict[str, object]:
+        return {"target": self.address, "port": self.port, "protocol": self.protocol}
+
+
+def l4_targets(translation: Translation, *, limit: int = DEFAULT_MAX_ENDPOINTS) -> tuple[L4Target, ...]:
+    """The ClusterIP:port (none for headless) and up to `limit` endpoints IP:targetPort, chosen
+    to cover each node; SCTP and endpoints whose port is unknown are left out."""
+    protocol = translation.port.protocol.lower()
+    if protocol not in ("tcp", "udp"):
+        return ()
+    out = [L4Target(ip, translation.port.port, protocol, "frontend")
+           for ip in translation.frontends if ":" not in ip]
+    for backend in choose_endpoints([b for b in translation.backends if b.port is not None], limit=limit):
+        assert backend.port is not None
+        out.append(L4Target(backend.address, backend.port, protocol, "endpoint", backend))
+    return tuple(out)

@@ -78,3 +78,24 @@ def test_choose_endpoints_prefers_used_then_fills_with_unused() -> None:
     assert [b.address for b in choose_endpoints(backends, limit=2)] == ["10.244.1.1", "10.244.2.1"]
     assert [b.address for b in choose_endpoints(backends, limit=3)][-1] == "10.244.9.1"
     assert choose_endpoints(backends, limit=0) == ()
+
+
+def test_l4_targets_frontend_then_endpoints_with_their_own_ports() -> None:
+    from kdiag.model.service import Translation
+    from kdiag.model.service_objects import ServicePort
+    from kdiag.model.service_targets import l4_targets
+
+    port = ServicePort(80, name="http", target_port="web")
+    backends = (Backend("10.244.1.5", 8080, "TCP", node_name="n1", used=True),
+                Backend("10.244.2.5", 9090, "TCP", node_name="n2", used=True),
+                Backend("10.244.2.6", None, "TCP", node_name="n2"))
+    translation = Translation(ServiceInfo("default", "web"), port, ("10.96.0.20",), backends, "Cluster", "n1")
+    targets = l4_targets(translation)
+    assert [(t.role, t.to_spec()) for t in targets] == [
+        ("frontend", {"target": "10.96.0.20", "port": 80, "protocol": "tcp"}),
+        ("endpoint", {"target": "10.244.1.5", "port": 8080, "protocol": "tcp"}),
+        ("endpoint", {"target": "10.244.2.5", "port": 9090, "protocol": "tcp"})]
+    assert [t.role for t in l4_targets(translation, limit=1)] == ["frontend", "endpoint"]
+    sctp = Translation(ServiceInfo("default", "web"), ServicePort(80, protocol="SCTP"), (), backends,
+                       "Cluster", "")
+    assert l4_targets(sctp) == ()
