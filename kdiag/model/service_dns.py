@@ -274,3 +274,32 @@ def expected_resolution(name: str, conf: ResolvConf, records: DnsRecords) -> Res
         if answer.rcode == "NOERROR" and (answer.addresses or answer.cname):
             return Resolution(name, conf.nameservers[0] if conf.nameservers else "", tuple(tries), answer)
     return Resolution(name, conf.nameservers[0] if conf.nameservers else "", tuple(tries), None)
+
+
+def agent_dns_spec(resolution: Resolution, conf: ResolvConf) -> dict[str, object] | None:
+    """The agent's spec.dns for this resolution: the pod's first nameserver and every query name
+    in the resolver's order (the agent walks them the same way); None without a nameserver."""
+    if not conf.nameservers:
+        return None
+    return {"server": conf.nameservers[0], "names": list(query_names(resolution.name, conf))[:16]}
+
+
+def answer_difference(expected: Resolution, *, name: str, addresses: Sequence[str],
+                      cnames: Sequence[str] = ()) -> str:
+    """"" when what the nameserver answered (for query `name`) is what the API predicts, else one
+    line saying how it differs. Unpredictable names (outside the cluster domain) never differ."""
+    answer = expected.answer
+    if answer is None:
+        tried = {t.qname.rstrip(".").lower(): t for t in expected.tries}
+        predicted = tried.get(name.rstrip(".").lower())
+        if predicted is not None and not predicted.rcode:
+            return ""  # a name outside the cluster domain: upstream's answer is not known
+        return f"the API predicts NXDOMAIN for {predicted.qname if predicted else name}, it was answered"
+    if name.rstrip(".").lower() != answer.qname.rstrip(".").lower():
+        return f"answered as {name}, expected as {answer.qname} (search path or ndots differ?)"
+    if answer.cname and answer.cname.lower() not in (c.lower() for c in cnames):
+        return f"expected CNAME {answer.cname}, got {', '.join(cnames) or 'none'}"
+    if answer.addresses and sorted(addresses) != sorted(answer.addresses):
+        return (f"expected {', '.join(answer.addresses)} ({answer.reason}), "
+                f"got {', '.join(addresses) or 'no address'}")
+    return ""

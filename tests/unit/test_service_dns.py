@@ -184,3 +184,33 @@ def test_cluster_dns_address_kube_dns_or_node_local_cache() -> None:
     assert cluster_dns_address(kube_dns, node_local_dns=False)[0] == "10.96.0.10"
     assert cluster_dns_address(kube_dns, node_local_dns=True)[0] == NODE_LOCAL_DNS == "169.254.20.10"
     assert cluster_dns_address(None, node_local_dns=False)[0] == ""
+
+
+def test_agent_dns_spec_walks_the_same_names() -> None:
+    from kdiag.model.service_dns import agent_dns_spec
+
+    resolution = expected_resolution("web", POD, RECORDS)
+    assert agent_dns_spec(resolution, POD) == {"server": "10.32.0.10", "names": list(query_names("web", POD))}
+    assert agent_dns_spec(resolution, ResolvConf()) is None
+
+
+def test_answer_difference() -> None:
+    from kdiag.model.service_dns import answer_difference
+
+    web = expected_resolution("web", POD, RECORDS)
+    fqdn = "web.default.svc.cluster.local."
+    assert answer_difference(web, name=fqdn, addresses=["10.96.0.20"]) == ""
+    assert "expected 10.96.0.20 (the ClusterIP), got 10.96.0.99" in answer_difference(
+        web, name=fqdn, addresses=["10.96.0.99"])
+    assert "search path" in answer_difference(web, name="web.", addresses=["10.96.0.20"])
+    db = expected_resolution("db", POD, RECORDS)
+    headless = ["10.244.2.7", "10.244.1.7"]
+    assert answer_difference(db, name="db.default.svc.cluster.local.", addresses=headless) == ""
+    ext = expected_resolution("my-service.prod", POD, RECORDS)
+    assert "expected CNAME" in answer_difference(ext, name="my-service.prod.svc.cluster.local.", addresses=[])
+    nope = expected_resolution("nope", POD, RECORDS)
+    assert answer_difference(nope, name="nope.", addresses=["1.2.3.4"]) == ""  # upstream's business
+    assert "predicts NXDOMAIN for nope.default.svc.cluster.local." in answer_difference(
+        nope, name="nope.default.svc.cluster.local.", addresses=["1.2.3.4"])
+    outside = expected_resolution("example.com", POD, RECORDS)
+    assert answer_difference(outside, name="example.com.", addresses=["93.184.215.14"]) == ""
