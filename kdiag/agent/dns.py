@@ -16,8 +16,9 @@ import struct
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from .packets import ms
+from .packets import IP_RECVERR, icmp_error, ms
 from .spec import not_measured
+from .transports import read_error_queue
 
 TYPES = {"A": 1, "AAAA": 28, "CNAME": 5}
 TYPE_NAMES = {1: "A", 28: "AAAA", 5: "CNAME", 2: "NS", 6: "SOA", 12: "PTR", 33: "SRV", 16: "TXT"}
@@ -99,13 +100,19 @@ def parse_reply(message: bytes, ident: int) -> Dict[str, Any]:
 
 
 def _ask_udp(server: str, port: int, query: bytes, ident: int, deadline: float) -> Dict[str, Any]:
-    """One UDP exchange, resent once halfway; a connected socket so an ICMP port unreachable
-    from the server surfaces as ECONNREFUSED."""
+    """One UDP exchange, resent once halfway; a connected socket with IP_RECVERR, so an ICMP
+    error (port unreachable from the server, net / host unreachable from a router) surfaces."""
     start = time.monotonic()
     resend_at = start + (deadline - start) / 2
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.connect((server, port))
-        sock.send(query)
+        # IP_RECVERR: without it Linux reports only port unreachable on a UDP socket, not the
+        # "soft" net / host unreachable a router sends when it has no route to the nameserver.
+        sock.setsockopt(socket.SOL_IP, IP_RECVERR, 1)
+        try:
+            sock.connect((server, port))
+            sock.send(query)
+        except OSError as exc:  # no route to the nameserver
+            return {"outcome": "unreachable", "error": exc.strerror or str(exc)}
         while True:
             now = time.monotonic()
             if now >= deadline:
@@ -121,8 +128,11 @@ def _ask_udp(server: str, port: int, query: bytes, ident: int, deadline: float) 
             except DnsFormatError:
                 continue  # a stray or mangled datagram; keep waiting for ours
             except OSError as exc:
-                return {"outcome": "unreachable", "error": exc.strerror or str(exc),
-                        "latencyMs": ms(time.monotonic() - start)}
+                errors = [e for _d, _a, e in read_error_queue(sock)]
+                found: Dict[str, Any] = {"outcome": "unreachable", "error": exc.strerror or str(exc)}
+                if errors:  # who said so: the nameserver itself, or a router on the way
+                    found["icmpError"] = icmp_error(errors[0])
+                return found
             reply["latencyMs"] = ms(time.monotonic() - start)
             return reply
 
@@ -160,24 +170,28 @@ def _outcome(reply: Dict[str, Any]) -> str:
     return {"NXDOMAIN": "nxdomain", "SERVFAIL": "servfail", "REFUSED": "refused"}.get(rcode, "error")
 
 
-def query(server: str, port: int, name: str, qtype: str, timeout: float) -> Dict[str, Any]:
-    """One name: over UDP, and again over TCP when the UDP answer is truncated."""
+def query(server: str, port: int, name: str, qtype: str, timeout: float,
+          deadline: Optional[float] = None) -> Dict[str, Any]:
+    """One name: over UDP, and again over TCP when the UDP answer is truncated. Each exchange
+    waits at most `timeout`, and nothing waits past `deadline`."""
     ident = random.randint(0, 0xFFFF)
     packet = build_query(name, TYPES[qtype], ident)
     start = time.monotonic()
     result: Dict[str, Any] = {"name": name, "type": qtype, "transport": "udp", "truncated": False,
                               "rcode": None, "answers": [], "latencyMs": None}
-    reply = _ask_udp(server, port, packet, ident, start + timeout)
+    end = deadline if deadline is not None else start + 2 * timeout
+    reply = _ask_udp(server, port, packet, ident, min(start + timeout, end))
     if "rcode" in reply and reply["truncated"]:
         result["truncated"] = True
         result["transport"] = "tcp"
-        reply = _ask_tcp(server, port, packet, ident, start + 2 * timeout - (time.monotonic() - start))
+        reply = _ask_tcp(server, port, packet, ident, min(time.monotonic() + timeout, end))
     if "rcode" in reply:
         result.update(rcode=reply["rcode"], answers=reply["answers"], outcome=_outcome(reply))
     else:
         result["outcome"] = reply["outcome"]
-        if reply.get("error"):
-            result["error"] = reply["error"]
+        for key in ("error", "icmpError"):
+            if reply.get(key):
+                result[key] = reply[key]
     result["latencyMs"] = ms(time.monotonic() - start) if result["outcome"] != "timeout" else None
     return result
 
@@ -194,7 +208,7 @@ def probe_dns(settings: Optional[Dict[str, Any]], timeout: float) -> Dict[str, A
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        result = query(server, port, name, qtype, min(timeout, remaining))
+        result = query(server, port, name, qtype, timeout, deadline)
         queries.append(result)
         if result["outcome"] not in ("nxdomain", "nodata"):
             break

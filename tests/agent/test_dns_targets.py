@@ -87,6 +87,16 @@ def test_nameserver_unreachable(probe: Prober, dns_server: str) -> None:
     dns = ask(probe, topo.T0, WEB)
     assert dns["outcome"] == "unreachable" and dns["rcode"] is None
     assert "refused" in dns["queries"][0]["error"]
+    assert dns["queries"][0]["icmpError"]["name"] == "portUnreachable"
+    assert dns["queries"][0]["icmpError"]["from"] == topo.T0
+
+
+def test_nameserver_without_a_route(probe: Prober, dns_server: str) -> None:
+    """r1 has no route to 10.99.9.0/24 and answers net unreachable."""
+    dns = ask(probe, "10.99.9.9", WEB)
+    assert dns["outcome"] == "unreachable" and dns["queries"][0]["latencyMs"] is not None
+    expected = {"from": topo.R1_LAN, "type": 3, "code": 0, "name": "netUnreachable"}
+    assert dns["queries"][0]["icmpError"] == expected
 
 
 @pytest.mark.usefixtures("services")
