@@ -85,7 +85,8 @@ def _dns_settings(raw: Any) -> Dict[str, Any]:
         raise SpecError("spec.dns must be an object with server, names, and optionally port and type")
     names = raw.get("names")
     if (not isinstance(names, list) or not 1 <= len(names) <= 16
-            or any(not isinstance(n, str) or not n.strip(".") or len(n) > 254 for n in names)):
+            or any(not isinstance(n, str) or not n.strip(".") or len(n) > 254
+                   or any(not 0 < len(label) <= 63 for label in n.rstrip(".").split(".")) for n in names)):
         raise SpecError("spec.dns.names must be a list of 1 to 16 DNS names, got %r" % (names,))
     qtype = raw.get("type", "A")
     if qtype not in DNS_TYPES:
