@@ -16,8 +16,9 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from .dns import probe_dns
 from .local import probe_local
-from .ports import probe_arp, probe_tcp_connect, probe_tcp_raw, probe_udp
+from .ports import probe_arp, probe_targets, probe_tcp_connect, probe_tcp_raw, probe_udp
 from .probes import Context, probe_icmp, probe_pmtu, probe_traceroute
 from .spec import API_VERSION, SpecError, budget_seconds, not_measured, parse_spec
 
@@ -59,6 +60,9 @@ def probe_plan(ctx: Context) -> Dict[str, Callable[[], Dict[str, Any]]]:
         "tcp": lambda: probe_tcp_raw(ctx) if ctx.engine == "raw" else probe_tcp_connect(ctx),
         "arp": lambda: probe_arp(ctx) if ctx.engine == "raw" else not_measured(
             "ARP needs a packet socket (CAP_NET_RAW); the unprivileged engine can neither send nor see ARP"),
+        # plain sockets: the same under both engines
+        "dns": lambda: probe_dns(ctx.spec.get("dns"), ctx.timeout),
+        "targets": lambda: probe_targets(ctx),
     }
     if ctx.engine == "raw" and not ctx.raw_permitted:
         plan.update({name: unavailable(needs_raw) for name in ("icmp", "tcp", "traceroute", "arp", "pmtu")})

@@ -1,4 +1,4 @@
-"""The port and link probes: udp, tcp (half-open SYN or connect()) and arp."""
+"""The port and link probes: udp, tcp (half-open SYN or connect()), arp, and tcp/udp to a list of targets."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import random
 import select
 import socket
 import struct
+import threading
 import time
 from typing import Any, Dict, List, Optional
 
+from .local import probe_local
 from .packets import (
     ICMP_TIME_EXCEEDED,
     ICMP_UNREACHABLE,
@@ -161,3 +163,39 @@ def probe_arp(ctx: Context) -> Dict[str, Any]:
     return {"measured": True, "method": "packetSocket", "interface": local["interface"],
             "requests": attempt + 1, "answered": bool(answers),
             "mac": answers[0]["mac"] if answers else None, "answers": answers}
+
+
+def probe_targets(ctx: Context) -> Dict[str, Any]:
+    """The tcp or udp probe against each of spec.targets (a ClusterIP:port and the endpoints
+    behind it), all at once in threads, each bounded by the timeout like the probes above."""
+    results: List[Optional[Dict[str, Any]]] = [None] * len(ctx.spec["targets"])
+
+    def measure(index: int, entry: Dict[str, Any]) -> None:
+        spec = dict(ctx.spec, target=entry["target"], port=entry["port"], probes=[entry["protocol"]])
+        try:
+            local = probe_local(entry["target"], entry["port"])
+        except (OSError, ValueError, IndexError) as exc:
+            local = not_measured("could not read the local network view: %s" % exc)
+        sub = Context(spec, ctx.engine, ctx.raw_permitted, local)
+        try:
+            if entry["protocol"] == "udp":
+                outcome = probe_udp(sub)
+            elif ctx.engine == "raw":
+                outcome = probe_tcp_raw(sub) if ctx.raw_permitted else not_measured(
+                    "raw engine requested but raw sockets are not permitted")
+            else:
+                outcome = probe_tcp_connect(sub)
+        except Exception as exc:  # one target's failure must not cost the others theirs
+            outcome = not_measured("%s failed: %s: %s" % (entry["protocol"], type(exc).__name__, exc))
+        results[index] = dict(entry, result=outcome)
+
+    threads = [threading.Thread(target=measure, args=(i, e), daemon=True)
+               for i, e in enumerate(ctx.spec["targets"])]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + ctx.timeout + 1.0
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return {"measured": True, "method": "parallel",
+            "results": [results[i] or dict(e, result=not_measured("did not finish in time"))
+                        for i, e in enumerate(ctx.spec["targets"])]}

@@ -26,6 +26,15 @@ def test_defaults_fill_omitted_keys() -> None:
     assert budget_seconds(spec) == 7.0
 
 
+def test_dns_and_targets_settings_get_their_defaults() -> None:
+    spec = parse_spec('{"target": "10.99.0.1", "probes": ["dns", "targets"], '
+                      '"dns": {"server": "10.96.0.10", "names": ["web."]}, '
+                      '"targets": [{"target": "10.96.0.20", "port": 80}]}')
+    assert spec["dns"] == {"server": "10.96.0.10", "names": ["web."], "port": 53, "type": "A"}
+    assert spec["targets"] == [{"target": "10.96.0.20", "port": 80, "protocol": "tcp"}]
+    assert "dns" not in parse_spec('{"target": "10.99.0.1"}')  # only when given: old specs unchanged
+
+
 def test_repeated_probe_names_run_once() -> None:
     spec = parse_spec('{"target": "10.99.0.1", "probes": ["icmp", "tcp", "icmp"]}')
     assert spec["probes"] == ["icmp", "tcp"]
@@ -40,7 +49,24 @@ def test_repeated_probe_names_run_once() -> None:
         ('{"target": "10.99.0.1", "count": 2.5}', "spec.count"),
         ('{"target": "10.99.0.1", "timeout": 0}', "spec.timeout"),
         ('{"target": "10.99.0.1", "engine": "fast"}', "spec.engine"),
-        ('{"target": "10.99.0.1", "probes": ["dns"]}', "spec.probes"),
+        ('{"target": "10.99.0.1", "probes": ["dns"]}', "spec.probes includes dns but spec.dns is missing"),
+        ('{"target": "10.99.0.1", "probes": ["targets"]}', "spec.targets is missing"),
+        ('{"target": "10.99.0.1", "dns": {"names": ["a."]}}', "spec.dns.server"),
+        ('{"target": "10.99.0.1", "dns": {"server": "10.0.0.1", "names": []}}', "spec.dns.names"),
+        ('{"target": "10.99.0.1", "dns": {"server": "10.0.0.1", "names": ["."]}}', "spec.dns.names"),
+        ('{"target": "10.99.0.1", "dns": {"server": "10.0.0.1", "names": ["a..b."]}}', "spec.dns.names"),
+        ('{"target": "10.99.0.1", "dns": {"server": "10.0.0.1", "names": ["%s.x."]}}' % ("a" * 64),
+         "spec.dns.names"),
+        ('{"target": "10.99.0.1", "dns": {"server": "10.0.0.1", "names": ["a."], "type": "MX"}}',
+         "spec.dns.type"),
+        ('{"target": "10.99.0.1", "dns": {"server": "10.0.0.1", "names": ["a."], "port": 0}}',
+         "spec.dns.port"),
+        ('{"target": "10.99.0.1", "dns": {"server": "10.0.0.1", "names": ["a."], "x": 1}}', "spec.dns must"),
+        ('{"target": "10.99.0.1", "targets": []}', "spec.targets must"),
+        ('{"target": "10.99.0.1", "targets": [{"target": "x", "port": 1}]}', "spec.targets.0..target"),
+        ('{"target": "10.99.0.1", "targets": [{"target": "10.0.0.1"}]}', "spec.targets.0..port"),
+        ('{"target": "10.99.0.1", "targets": [{"target": "10.0.0.1", "port": 1, "protocol": "sctp"}]}',
+         "protocol must be tcp or udp"),
         ('{"target": "pod-a"}', "spec.target"),
         ('{"port": 80}', "spec.target"),
         ('["10.99.0.1"]', "JSON object"),
@@ -67,6 +93,25 @@ def test_missing_spec_argument_exits_2() -> None:
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert "usage" in proc.stderr
+
+
+def test_dns_messages_round_trip_and_malformed_replies_are_refused() -> None:
+    import struct
+
+    from kdiag.agent.dns import DnsFormatError, build_query, parse_reply, read_name
+
+    query = build_query("web.default.svc.cluster.local.", 1, 0x1234)
+    assert read_name(query, 12) == ("web.default.svc.cluster.local.", 12 + 31)
+    # a reply: the question, then an answer whose owner is a compression pointer to it
+    reply = (struct.pack("!HHHHHH", 0x1234, 0x8180, 1, 1, 0, 0) + query[12:]
+             + b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 30, 4) + bytes([10, 96, 0, 20]))
+    parsed = parse_reply(reply, 0x1234)
+    assert parsed["rcode"] == "NOERROR" and parsed["answers"][0]["data"] == "10.96.0.20"
+    with pytest.raises(DnsFormatError):
+        parse_reply(reply, 0x4321)  # another query's reply
+    loop = struct.pack("!HHHHHH", 1, 0x8180, 1, 0, 0, 0) + b"\xc0\x0c"
+    with pytest.raises(DnsFormatError):
+        parse_reply(loop, 1)  # a pointer to itself
 
 
 def test_checksum_matches_rfc1071_example() -> None:
