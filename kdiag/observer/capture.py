@@ -120,24 +120,34 @@ class Capture:
             self.report.append(report)
             try:
                 report.update(interface_facts(entry["name"]))
+            except OSError:
+                report.update(captured=False, reason="no such interface on this node")
+                self.counts[entry["name"]] = 0
+                continue
+            try:
                 self.sockets[entry["name"]] = open_socket(entry["name"], program)
                 report["captured"] = True
-            except OSError as error:  # no such interface, or no CAP_NET_RAW
+            except OSError as error:  # no CAP_NET_RAW, most likely
                 report["captured"] = False
                 report["reason"] = str(error)
             self.counts[entry["name"]] = 0
 
-    def run(self, window: float, stop: Callable[[], bool]) -> Tuple[float, float]:
-        """Capture for `window` seconds, or until `stop()` is true; (start, end) wall-clock times."""
-        started = time.time()
+    def run(self, window: float, stop: Callable[[], bool]) -> Tuple[float, float, str]:
+        """Capture for `window` seconds, until `stop()` is true, or until every interface reached
+        its cap; (start, end) wall-clock times and which of "window", "signal", "allCapped" ended it."""
+        started, ended_by = time.time(), "window"
         deadline = time.monotonic() + window
         selector = selectors.DefaultSelector()
         for name, sock in self.sockets.items():
             selector.register(sock, selectors.EVENT_READ, name)
         try:
-            while not stop():
+            while True:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or not selector.get_map():
+                if stop():
+                    ended_by = "signal"
+                elif self.sockets and not selector.get_map():
+                    ended_by = "allCapped"
+                if ended_by != "window" or remaining <= 0:
                     break
                 for key, _events in selector.select(min(remaining, 0.2)):
                     self._drain(selector, key.fileobj, key.data)  # type: ignore[arg-type]
@@ -146,7 +156,7 @@ class Capture:
                 self._drain(selector, key.fileobj, key.data)  # type: ignore[arg-type]
         finally:
             selector.close()
-        return started, time.time()
+        return started, time.time(), ended_by
 
     def _drain(self, selector: selectors.BaseSelector, sock: socket.socket, name: str) -> None:
         while self.counts[name] < self.max_packets:

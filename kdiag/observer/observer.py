@@ -41,7 +41,7 @@ def observe(spec: Dict[str, Any]) -> Dict[str, Any]:
     before = netfilter.read_all()
     sys.stderr.write(READY + "\n")
     sys.stderr.flush()
-    started, ended = capture.run(spec["window"], lambda: bool(stopping))
+    started, ended, ended_by = capture.run(spec["window"], lambda: bool(stopping))
     interfaces = capture.close()
     after = netfilter.read_all()
     state = nodestate.snapshot(spec)
@@ -51,7 +51,7 @@ def observe(spec: Dict[str, Any]) -> Dict[str, Any]:
         "node": spec["node"] or socket.gethostname(),
         "spec": spec,
         "window": {"startedAt": round(started, 6), "endedAt": round(ended, 6),
-                   "seconds": round(ended - started, 3), "endedEarly": bool(stopping)},
+                   "seconds": round(ended - started, 3), "endedBy": ended_by},
         "interfaces": interfaces,
         "packets": capture.packets,
         "nodeState": state,
