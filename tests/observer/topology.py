@@ -77,7 +77,8 @@ class Nodes:
         self.batch("n1", f"link add eth0 type veth peer name eth0 netns {self.ns('n2')}")
         for node, peer in (("n1", "n2"), ("n2", "n1")):
             self.batch(node, f"addr add {UNDERLAY[node]}/24 dev eth0", "link set eth0 up",
-                       f"link add cni0 type bridge", f"addr add {GATEWAY[node]}/24 dev cni0", "link set cni0 up",
+                       "link add cni0 type bridge", f"addr add {GATEWAY[node]}/24 dev cni0",
+                       "link set cni0 up",
                        f"link add flannel.1 address {VTEP_MAC[node]} type vxlan id 1 local {UNDERLAY[node]}"
                        f" dev eth0 dstport {VXLAN_PORT} nolearning",
                        f"addr add {VTEP[node]}/32 dev flannel.1", "link set flannel.1 up",
@@ -95,6 +96,13 @@ class Nodes:
 
     def ping(self, role: str, target: str, count: int = 2) -> str:
         return self.exec(role, "ping", "-c", str(count), "-i", "0.2", "-W", "2", target)
+
+    def ping_lost(self, role: str, target: str, count: int = 2) -> None:
+        """Ping that must get no reply (ping exits 1): a fault on the path dropped it."""
+        argv = ["ip", "netns", "exec", self.ns(role), "ping", "-c", str(count), "-i", "0.2", "-W", "1",
+                target]
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
 
     def serve(self, role: str, port: int) -> subprocess.Popen[str]:
         """TCP (accept, close) and UDP (echo) on `port` in `role`; returns once listening."""
