@@ -134,8 +134,10 @@ def read_iptables(tool: str, variant: str) -> Tuple[Optional[Counters], List[str
             with open(LEGACY_TABLES) as handle:
                 if not handle.read().split():
                     return {}, [], ""
-        except OSError:
+        except FileNotFoundError:  # no legacy table in this namespace
             return {}, [], ""
+        except OSError as error:  # root-only (0440): a non-root uid cannot tell, whatever its caps
+            return None, [], "cannot read %s: %s" % (LEGACY_TABLES, error.strerror)
     saved = run([tool, "-c"])
     if not saved.ok:
         return None, [], saved.error

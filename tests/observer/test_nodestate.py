@@ -156,3 +156,48 @@ def test_iptables_drop_counter_grows(nodes: topo.Nodes, variant: str, fault: lis
     assert sources[other]["grown"] == []
     # iptables-nft's tables live in nftables too: reported once, as iptables.
     assert result["netfilter"]["nftables"]["grown"] == []
+
+
+CAPABILITY_SETS = {
+    "NET_RAW+NET_ADMIN": "+net_raw,+net_admin",
+    "NET_RAW": "+net_raw",
+    "none": "",
+}
+
+
+@pytest.mark.parametrize("capabilities", list(CAPABILITY_SETS))
+def test_what_each_capability_buys(nodes: topo.Nodes, capabilities: str) -> None:
+    """uid 0 with only these capabilities in its bounding set: a container running as root with
+    `drop: [ALL]` and `add:` these. NET_RAW opens the packet sockets; NET_ADMIN reads nftables,
+    iptables-nft and iptables-legacy counters; routes, neighbours, FDB and sysctls need neither."""
+    require(shutil.which("setpriv") is not None, "needs setpriv (util-linux)")
+    require(shutil.which("iptables-legacy") is not None, "needs iptables-legacy (scripts/setup installs iptables)")
+    keep = CAPABILITY_SETS[capabilities]
+    limit = ["setpriv", f"--bounding-set=-all{',' + keep if keep else ''}", "--inh-caps=-all"]
+    topo.run(["ip", "netns", "exec", nodes.ns("n1"), "nft", "-f", "-"], stdin=NFT_DROP)
+    nodes.exec("n1", "iptables-legacy", "-A", "FORWARD", "-d", "10.98.2.99", "-j", "DROP")
+    try:
+        result = observe(nodes, "n1", spec_for(FLOW, interfaces=[{"name": "vethpa", "role": "podVeth"}]),
+                         lambda: nodes.ping_lost("pa", topo.PB, 1), argv=limit)
+    finally:
+        nodes.exec("n1", "nft", "delete", "table", "inet", "kdt_obs")
+        nodes.exec("n1", "iptables-legacy", "-F", "FORWARD")
+    [veth] = result["interfaces"]
+    netfilter = result["netfilter"]
+    sources = {entry["variant"]: entry for entry in netfilter["iptables"]}
+    has_raw, has_admin = "net_raw" in keep, "net_admin" in keep
+    assert veth["captured"] is has_raw, veth
+    assert (len(result["packets"]) == 1) is has_raw
+    assert netfilter["nftables"]["available"] is has_admin
+    assert sources["nft"]["available"] is has_admin
+    assert sources["legacy"]["available"] is has_admin
+    if has_admin:
+        assert [grown["table"] for grown in netfilter["nftables"]["grown"]] == ["kdt_obs"]
+        assert sources["legacy"]["dropRules"] == 1
+    else:
+        assert "Operation not permitted" in netfilter["nftables"]["reason"]
+    if not has_raw:
+        assert veth["reason"] == "[Errno 1] Operation not permitted"
+    state = result["nodeState"]
+    assert all(entry["ok"] for entry in state["routes"])
+    assert state["neighbours"]["available"] and state["sysctls"]["ipForward"] == 1
