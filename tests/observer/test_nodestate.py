@@ -171,7 +171,8 @@ def test_what_each_capability_buys(nodes: topo.Nodes, capabilities: str) -> None
     `drop: [ALL]` and `add:` these. NET_RAW opens the packet sockets; NET_ADMIN reads nftables,
     iptables-nft and iptables-legacy counters; routes, neighbours, FDB and sysctls need neither."""
     require(shutil.which("setpriv") is not None, "needs setpriv (util-linux)")
-    require(shutil.which("iptables-legacy") is not None, "needs iptables-legacy (scripts/setup installs iptables)")
+    require(shutil.which("iptables-legacy") is not None,
+            "needs iptables-legacy (scripts/setup installs iptables)")
     keep = CAPABILITY_SETS[capabilities]
     limit = ["setpriv", f"--bounding-set=-all{',' + keep if keep else ''}", "--inh-caps=-all"]
     topo.run(["ip", "netns", "exec", nodes.ns("n1"), "nft", "-f", "-"], stdin=NFT_DROP)

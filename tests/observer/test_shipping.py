@@ -26,7 +26,8 @@ GOOD = {"flow": FLOW, "interfaces": [{"name": "eth0", "role": "underlay"}]}
 
 
 def shipped_texts() -> list[tuple[str, str]]:
-    return [(path.name, path.read_text()) for path in SHIPPED_FILES] + [("observer_source()", observer_source())]
+    files = [(path.name, path.read_text()) for path in SHIPPED_FILES]
+    return [*files, ("observer_source()", observer_source())]
 
 
 def test_observer_source_ships_every_module() -> None:
@@ -78,7 +79,8 @@ def test_bad_spec_exits_2_with_one_line_under_python38(isolated: bool) -> None:
 def test_defaults_fill_omitted_keys() -> None:
     spec = parse_spec(json.dumps(GOOD))
     assert spec == {"flow": dict(FLOW, srcPort=None), "interfaces": GOOD["interfaces"], "encapsulations": [],
-                    "routes": {}, "peers": [], "window": 2.0, "maxPackets": 200, "snapLength": 256, "node": ""}
+                    "routes": {}, "peers": [], "window": 2.0, "maxPackets": 200, "snapLength": 256,
+                    "node": ""}
     vxlan = parse_spec(json.dumps(dict(GOOD, encapsulations=[{"type": "vxlan"}, {"type": "geneve"},
                                                              {"type": "vxlan", "port": 8472}])))
     assert vxlan["encapsulations"] == [{"type": "vxlan", "port": 4789}, {"type": "geneve", "port": 6081},
@@ -115,9 +117,10 @@ def test_cli_and_decode_imports_do_not_import_scapy() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert proc.stdout.strip() == "[]"
     # ... and the check can fail: decoding does import it.
+    header = "45000014000000004001000" + "0" + "0a000001" + "0a000002"  # IPv4, ICMP, 10.0.0.1 -> .2
     code = ("import sys, base64; from kdiag.observer.decode import decode_record; "
             "decode_record({'interface': 'x', 'direction': 'in', 'timestamp': 0, 'length': 20, "
-            "'data': base64.b64encode(bytes.fromhex('450000140000000040010000' + '0a000001' + '0a000002')).decode()}); "
+            f"'data': base64.b64encode(bytes.fromhex('{header}')).decode()}}); "
             "print('scapy' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert proc.stdout.strip() == "True"
