@@ -6,6 +6,7 @@ the interface, kernel timestamps, the original length, capped per interface."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import ctypes
 import selectors
 import socket
@@ -105,6 +106,11 @@ def kernel_drops(sock: socket.socket) -> Optional[int]:
     return int(drops)
 
 
+def _discard(sock: socket.socket) -> None:
+    with contextlib.suppress(BlockingIOError):
+        sock.recv(64)
+
+
 class Capture:
     """Captures on every interface it could open until `run` returns."""
 
@@ -132,28 +138,37 @@ class Capture:
                 report["reason"] = str(error)
             self.counts[entry["name"]] = 0
 
-    def run(self, window: float, stop: Callable[[], bool]) -> Tuple[float, float, str]:
+    def run(self, window: float, stop: Callable[[], bool],
+            wake: Optional[socket.socket] = None) -> Tuple[float, float, str]:
         """Capture for `window` seconds, until `stop()` is true, or until every interface reached
-        its cap; (start, end) wall-clock times and which of "window", "signal", "allCapped" ended it."""
+        its cap; (start, end) wall-clock times and which of "window", "signal", "allCapped" ended it.
+        `wake` (the signal wakeup socket) becoming readable makes the loop look at `stop()` at once."""
         started, ended_by = time.time(), "window"
         deadline = time.monotonic() + window
         selector = selectors.DefaultSelector()
         for name, sock in self.sockets.items():
             selector.register(sock, selectors.EVENT_READ, name)
+        if wake is not None:
+            selector.register(wake, selectors.EVENT_READ, None)
         try:
             while True:
                 remaining = deadline - time.monotonic()
+                capturing = [key for key in selector.get_map().values() if key.data is not None]
                 if stop():
                     ended_by = "signal"
-                elif self.sockets and not selector.get_map():
+                elif self.sockets and not capturing:
                     ended_by = "allCapped"
                 if ended_by != "window" or remaining <= 0:
                     break
-                for key, _events in selector.select(min(remaining, 0.2)):
-                    self._drain(selector, key.fileobj, key.data)  # type: ignore[arg-type]
+                for key, _events in selector.select(min(remaining, 1.0)):
+                    if key.data is None:
+                        _discard(key.fileobj)  # type: ignore[arg-type]
+                    else:
+                        self._drain(selector, key.fileobj, key.data)  # type: ignore[arg-type]
             # Stopped early or at the deadline: what the kernel already queued belongs to the window.
             for key in list(selector.get_map().values()):
-                self._drain(selector, key.fileobj, key.data)  # type: ignore[arg-type]
+                if key.data is not None:
+                    self._drain(selector, key.fileobj, key.data)  # type: ignore[arg-type]
         finally:
             selector.close()
         return started, time.time(), ended_by

@@ -35,13 +35,23 @@ def observe(spec: Dict[str, Any]) -> Dict[str, Any]:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, stop)
+    # The C-level handler writes the signal number here, waking the capture's select at once.
+    wake, waker = socket.socketpair()
+    for end in (wake, waker):
+        end.setblocking(False)
+    signal.set_wakeup_fd(waker.fileno())
     program = flow_filter(spec["flow"], spec["encapsulations"], spec["snapLength"])
     capture = Capture(spec["interfaces"], program, max_packets=spec["maxPackets"],
                       snap_length=spec["snapLength"])
     before = netfilter.read_all()
     sys.stderr.write(READY + "\n")
     sys.stderr.flush()
-    started, ended, ended_by = capture.run(spec["window"], lambda: bool(stopping))
+    try:
+        started, ended, ended_by = capture.run(spec["window"], lambda: bool(stopping), wake)
+    finally:
+        signal.set_wakeup_fd(-1)
+        wake.close()
+        waker.close()
     interfaces = capture.close()
     after = netfilter.read_all()
     state = nodestate.snapshot(spec)

@@ -47,11 +47,12 @@ def spec_for(flow: dict[str, Any], **overrides: Any) -> dict[str, Any]:
 
 
 def observe(nodes: topo.Nodes, node: str, spec: dict[str, Any], traffic: Callable[[], object], *,
-            argv: list[str] | None = None, as_source: bool = False) -> Result:
+            argv: list[str] | None = None, as_source: bool = False, python: str = sys.executable,
+            flags: tuple[str, ...] = ()) -> Result:
     """Run the observer in `node`; once it says it captures, run `traffic`, then end the window
     with SIGTERM (the observer drains what the kernel queued) and return its validated result."""
     entry = ["-c", observer_source()] if as_source else ["-m", "kdiag.observer"]
-    command = ["ip", "netns", "exec", nodes.ns(node), *(argv or []), sys.executable, *entry, json.dumps(spec)]
+    command = ["ip", "netns", "exec", nodes.ns(node), *(argv or []), python, *flags, *entry, json.dumps(spec)]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
                             env=env)

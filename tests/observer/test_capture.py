@@ -3,14 +3,17 @@ directions, the VXLAN form on the underlay decoded to the inner flow, everything
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 
 import pytest
 
 from kdiag.observer.decode import DecodedPacket, FiveTuple, decode_packets
+from tests.agent.test_runtime import PYTHON38
 from tests.observer import topology as topo
 from tests.observer import traffic
 from tests.observer.conftest import N2_INTERFACES, SERVER_PORT, observe, spec_for
+from tests.prereq import require
 
 pytestmark = pytest.mark.netns
 ICMP_FLOW = {"protocol": "icmp", "src": topo.PA, "dst": topo.PB}
@@ -136,8 +139,15 @@ def test_missing_interface_is_reported_and_the_others_capture(nodes: topo.Nodes)
     assert len(result["packets"]) == 3
 
 
-def test_shipped_source_captures_too(nodes: topo.Nodes) -> None:
+@pytest.mark.parametrize("python", ["current", "3.8"])
+def test_shipped_source_captures_too(nodes: topo.Nodes, python: str) -> None:
+    """As shipped: one source under `python3 -I -S -c`, on the oldest Python the nodes may have."""
+    interpreter = sys.executable
+    if python == "3.8":
+        require(PYTHON38.exists(), f"needs a Python 3.8 interpreter at {PYTHON38}")
+        interpreter = str(PYTHON38)
     result = observe(nodes, "n1", spec_for(ICMP_FLOW, interfaces=[{"name": "eth0", "role": "underlay"}]),
-                     lambda: nodes.ping("pa", topo.PB, 1), as_source=True)
+                     lambda: nodes.ping("pa", topo.PB, 1), as_source=True, python=interpreter,
+                     flags=("-I", "-S"))
     assert [(p.direction, p.encapsulation is not None) for p in decode_packets(result)] == [
         ("out", True), ("in", True)]
