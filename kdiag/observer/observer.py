@@ -1,0 +1,91 @@
+# ruff: noqa: UP006, UP031, UP035, UP045
+# Shipped to nodes and run there on Python 3.8+, like kdiag/agent: no 3.10 syntax upgrades.
+"""main(): parse the spec, open the captures, read the drop counters, say "capturing" on stderr,
+capture for the window (or until SIGTERM/SIGINT), read the counters and the node state again,
+print one ObserverResult."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+from . import netfilter, nodestate
+from .bpf import flow_filter
+from .capture import Capture
+from .spec import SpecError, parse_spec
+
+READY = "kdiag-observer: capturing"  # on stderr once every socket is open: start the probe now
+
+
+def log(message: str) -> None:
+    sys.stderr.write("kdiag-observer: %s\n" % message)
+    sys.stderr.flush()
+
+
+def observe(spec: Dict[str, Any]) -> Dict[str, Any]:
+    began = time.monotonic()
+    stopping: List[int] = []
+
+    def stop(signum: int, _frame: Any) -> None:
+        stopping.append(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
+    # The C-level handler writes the signal number here, waking the capture's select at once.
+    wake, waker = socket.socketpair()
+    for end in (wake, waker):
+        end.setblocking(False)
+    signal.set_wakeup_fd(waker.fileno())
+    program = flow_filter(spec["flow"], spec["encapsulations"], spec["snapLength"])
+    capture = Capture(spec["interfaces"], program, max_packets=spec["maxPackets"],
+                      snap_length=spec["snapLength"])
+    before = netfilter.read_all()
+    sys.stderr.write(READY + "\n")
+    sys.stderr.flush()
+    try:
+        started, ended, ended_by = capture.run(spec["window"], lambda: bool(stopping), wake)
+    finally:
+        signal.set_wakeup_fd(-1)
+        wake.close()
+        waker.close()
+    interfaces = capture.close()
+    after = netfilter.read_all()
+    state = nodestate.snapshot(spec)
+    return {
+        "apiVersion": "kdiag/v1",
+        "kind": "ObserverResult",
+        "node": spec["node"] or socket.gethostname(),
+        "spec": spec,
+        "window": {"startedAt": round(started, 6), "endedAt": round(ended, 6),
+                   "seconds": round(ended - started, 3), "endedBy": ended_by},
+        "interfaces": interfaces,
+        "packets": capture.packets,
+        "nodeState": state,
+        "netfilter": netfilter.compare(before, after),
+        "durationSeconds": round(time.monotonic() - began, 3),
+    }
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        sys.stderr.write("usage: kdiag-observer '<spec json>'\n")
+        return 2
+    try:
+        spec = parse_spec(args[0])
+    except SpecError as error:
+        log("error: %s" % error)
+        return 2
+    try:
+        result = observe(spec)
+    except Exception as error:  # one line, never a traceback: the trace reads our stderr
+        log("internal error: %s: %s" % (type(error).__name__, error))
+        return 3
+    sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
+    sys.stdout.flush()
+    log("%d packets on %d interfaces" % (len(result["packets"]), len(result["interfaces"])))
+    return 0
