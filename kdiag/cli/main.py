@@ -34,14 +34,18 @@ def _version(value: bool) -> None:
 
 
 def build_app() -> typer.Typer:
+    from kdiag.cli import fastparams
+    from kdiag.cli.commands import KdiagGroup
+
     app = typer.Typer(
         name="kdiag",
+        cls=KdiagGroup,  # commands load on first use (kdiag.cli.commands)
         help=HELP,
         no_args_is_help=True,
         add_completion=False,  # completions are shipped in completions/ and by `kdiag completion`
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
-        context_settings={"help_option_names": ["-h", "--help"]},
+        context_settings={"help_option_names": list(fastparams.HELP_OPTION_NAMES)},
     )
 
     @app.callback()
@@ -53,9 +57,6 @@ def build_app() -> typer.Typer:
     ) -> None:
         """Connectivity diagnostics for Kubernetes pods."""
 
-    from kdiag.cli import commands
-
-    commands.register(app)
     return app
 
 
@@ -97,7 +98,9 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     app = build_app()
     if os.environ.get(COMPLETE_VAR):
         _enable_completion()
-    command = typer.main.get_command(app)
+    from kdiag.cli import fastparams
+
+    command = fastparams.install(typer.main.get_command(app), recurse=False)
     try:
         # Help, version and usage text are printed by typer to sys.stdout/sys.stderr: point those
         # at the environment's streams so that they, too, go where the caller wants them.
