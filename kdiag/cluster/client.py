@@ -273,6 +273,9 @@ def api_error(status: int, body: Any, *, what: str) -> KdiagError:
         # Not a Status object (a proxy, or an HTTPS server asked in plain HTTP): its text, in one line.
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
         message = " ".join(text.split())[:200]
+        if status == 400:  # not the API refusing the request: something else answered
+            hint = "the server speaks HTTPS: use https:// in the kubeconfig" if "HTTPS" in message else ""
+            return CannotProbeError(f"the server answered 400 to {what}: {message}", hint=hint, status=status)
     error = _api_error(status, message, what)
     error.status = status
     return error
