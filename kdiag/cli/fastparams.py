@@ -2,8 +2,8 @@
 
 typer coerces every option value through a pydantic TypeAdapter, built on first use; importing
 pydantic and building the adapters costs more than `kubectl get pods` takes in all. kdiag's own
-options are strings, flags, lists of strings and unbounded numbers (or carry their own `parser`):
-for those a direct conversion gives the same values. Anything else (ranges, paths, enums) keeps
+options are strings, flags, lists of strings and numbers with bounds (or carry their own `parser`):
+for those a direct conversion gives the same values. Anything else (clamped ranges, paths, enums) keeps
 typer's own coercion. This reaches into typer's runtime-parameter hook (`_runtime_param`), the one
 place it offers; tests/cli/test_cli.py checks the hook is still there, so an upgrade that moves it
 fails loudly instead of silently slowing down.
@@ -27,7 +27,8 @@ _BOOLEANS = {"1": True, "true": True, "t": True, "yes": True, "y": True, "on": T
 
 @dataclass(frozen=True)
 class PlainRuntimeParam(RuntimeParam):
-    """str, int, float (no min/max) or a list of them; a `parser=` when the option gives one."""
+    """str, int, float (bounded by min/max, not clamped), bool or a list of them; a `parser=` when
+    the option gives one."""
 
     def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
         if isinstance(value, (list, tuple)):
@@ -50,13 +51,20 @@ class PlainRuntimeParam(RuntimeParam):
             if isinstance(value, bool):
                 return value
             raise typer.BadParameter(f"{value!r} is not a valid boolean.", ctx=ctx, param=param)
-        if isinstance(value, kind) and not isinstance(value, bool):
-            return value
         try:
-            return kind(value)
+            number = value if isinstance(value, kind) and not isinstance(value, bool) else kind(value)
         except (TypeError, ValueError):
             raise typer.BadParameter(f"{value!r} is not a valid {_SCALARS[kind]}.", ctx=ctx,
                                      param=param) from None
+        info = self.parameter_info
+        # typer's own wording (pydantic's), so the message does not change with the fast path.
+        if info.min is not None and number < info.min:
+            raise typer.BadParameter(f"Input should be greater than or equal to {info.min}",
+                                     ctx=ctx, param=param)
+        if info.max is not None and number > info.max:
+            raise typer.BadParameter(f"Input should be less than or equal to {info.max}",
+                                     ctx=ctx, param=param)
+        return number
 
 
 def _leaf(annotation: Any) -> Any:
@@ -70,13 +78,26 @@ def _plain(param: Any) -> bool:
     info = param.type_descriptor.parameter_info
     if info.parser is not None:
         return True
-    if info.min is not None or info.max is not None:
+    if getattr(info, "clamp", False):
         return False
     return _leaf(param.type_descriptor.annotation) in _SCALARS
 
 
+def _complete_choices(choices: list[str]) -> Any:
+    return lambda _ctx, _param, incomplete: [c for c in choices if c.startswith(incomplete)]
+
+
+def _metavar_choices(param: Any) -> list[str]:
+    """Choices an option spells in its metavar, `auto|raw|unprivileged` (as kubectl's help does)."""
+    metavar = getattr(param, "metavar", None) or ""
+    if "|" not in metavar or any(c in metavar for c in " <>[]{}"):
+        return []
+    return [choice for choice in metavar.split("|") if choice]
+
+
 def install(command: Any, *, recurse: bool = True) -> Any:
-    """Give every plain parameter of `command` (and of its sub-commands) the plain coercion."""
+    """Give every plain parameter of `command` (and of its sub-commands) the plain coercion, and
+    completion of the choices an option's metavar lists (`--engine auto|raw|unprivileged`)."""
     if getattr(command, "_help_option", False) is None and command.add_help_option:
         # The -h/--help flag is made on first parse otherwise, with typer's own coercion.
         from typer._click.decorators import help_option
@@ -88,6 +109,9 @@ def install(command: Any, *, recurse: bool = True) -> Any:
             descriptor = param.type_descriptor
             param._runtime_param = PlainRuntimeParam(
                 parameter_info=descriptor.parameter_info, annotation=descriptor.annotation)
+        choices = _metavar_choices(param)
+        if choices and getattr(param, "_custom_shell_complete", False) is None:
+            param._custom_shell_complete = _complete_choices(choices)
     for sub in (getattr(command, "commands", None) or {}).values() if recurse else ():
         install(sub)
     return command
