@@ -1,6 +1,6 @@
 """What the probe saw: the agent's ProbeResult document parsed into `Observed`. Pure: no I/O.
 
-The ProbeResult (docs/probe-result.schema.json) is read in exactly one place, `observations`, so
+The ProbeResult (docs/schema/probe-result.schema.json) is read in exactly one place, `observations`, so
 a field rename in the agent is a one-place change here; the verdict and the trace renderer both
 work from `Observed`.
 """
