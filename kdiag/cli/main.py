@@ -7,7 +7,6 @@ code); each lives in its own module and registers itself on `app` in `build_app`
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sys
 import traceback
@@ -124,11 +123,9 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     if env.verbose:
         # -v is global but kubectl users type it anywhere (`kdiag pods -v`): the root takes it.
         args = _move_verbose_first(args)
+        import logging
+
         logging.basicConfig(level=logging.DEBUG, stream=env.stderr)
-    else:
-        # Libraries log their own errors (the kubernetes client's exec-plugin failures, say) before
-        # raising; kdiag reports the raised error in one line, so silence the duplicate.
-        logging.getLogger().addHandler(logging.NullHandler())
     app = build_app()
     if os.environ.get(COMPLETE_VAR):
         _enable_completion()

@@ -33,7 +33,6 @@ def pods(
     """List pods like `kubectl get pods -o wide`; `-o net` shows IPs, node IPs, pod CIDRs and ports."""
     from kdiag.cluster.client import Cluster
     from kdiag.cluster.inventory import PodQuery, get_pods, list_pods, readable_nodes
-    from kdiag.model.documents import pod_list_document
     from kdiag.render.rows import pod_net_header, pod_net_rows, pod_wide_header, pod_wide_rows
     from kdiag.render.tabwriter import format_table
 
@@ -59,8 +58,13 @@ def pods(
                                "node IPs come from status.hostIP, pod CIDRs are unknown")
         return {node.name: node for node in nodes}
 
+    def document() -> dict[str, object]:
+        from kdiag.model.documents import pod_list_document  # only for -o json/yaml/name
+
+        return pod_list_document(found, nodes_by_name())
+
     view = registry.View(
-        document=lambda: pod_list_document(found, nodes_by_name()),
+        document=document,
         texts={
             "wide": lambda: format_table(
                 pod_wide_header(scope is None), pod_wide_rows(found, now, scope is None)

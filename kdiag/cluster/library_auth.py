@@ -22,8 +22,16 @@ from kdiag.errors import ConfigError
 def library_endpoint(files: list[str], context: str | None, endpoint: Endpoint) -> tuple[Endpoint, Any]:
     """Load the context with the library; returns the endpoint with the plugin's client
     certificate (if it gave one) in memory, and the library Configuration for its tokens."""
+    import logging
+
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
+
+    root = logging.getLogger()
+    if not root.handlers:
+        # The library logs its own errors (an exec plugin's failure, say) before raising; kdiag
+        # reports the raised error in one line, so the duplicate is silenced (-v configures logging).
+        root.addHandler(logging.NullHandler())
 
     configuration = client.Configuration()
     private = tempfile.mkdtemp(prefix="kdiag-credentials-")
