@@ -8,6 +8,7 @@ read as raw JSON and handed to `kdiag.cluster.parse`; the client's model classes
 from __future__ import annotations
 
 import gc
+import http.client
 import json
 import os
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from kdiag import __version__
 from kdiag.cluster import kubeconfig
 from kdiag.cluster.kubeconfig import NO_KUBECONFIG_HINT, Endpoint, kubeconfig_files
 from kdiag.cluster.library_auth import library_auth_headers
+from kdiag.cluster.transport import Response, Transport, is_timeout
 from kdiag.errors import CannotProbeError, ConfigError, KdiagError, NotFoundError, UsageError
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -47,7 +49,7 @@ class Cluster:
         self._endpoint, self._library_config = _connect(options)
         self.context_namespace = self._endpoint.namespace
         self.server: str = self._endpoint.server
-        self._pool = _pool_for(self._endpoint)
+        self._transport = _transport_for(self._endpoint)
 
     @property
     def namespace(self) -> str:
@@ -100,38 +102,40 @@ class Cluster:
         timeout: float | None = None,
     ) -> bytes:
         response = self._send(method, path, query=query, body=body, content_type=content_type,
-                              timeout=timeout, stream=False, what=what)
-        data: bytes = response.data
+                              timeout=timeout, what=what)
+        try:
+            data = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self._transport.release(response, reuse=False)
+            raise transport_error(exc, self._endpoint) from exc
+        self._transport.release(response, reuse=True)
         return data
 
     def stream_lines(self, path: str, *, query: dict[str, str], what: str, timeout: float) -> Iterator[bytes]:
         """A streaming GET (watch, follow logs), yielding lines as they arrive; ends quietly when
         the server closes the stream or `timeout` passes without data."""
         response = self._send("GET", path, query=query, body=None, content_type="application/json",
-                              timeout=timeout, stream=True, what=what)
+                              timeout=timeout, what=what)
         try:
             buffer = b""
-            for chunk in response.stream(4096, decode_content=True):
+            for chunk in response.chunks(4096):
                 buffer += chunk
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
                     yield line
             if buffer:
                 yield buffer
-        except Exception as exc:
-            if "timed out" in str(exc).lower():
+        except (OSError, http.client.HTTPException) as exc:
+            if is_timeout(exc):
                 return
             raise transport_error(exc, self._endpoint) from exc
         finally:
-            response.release_conn()
+            self._transport.release(response, reuse=False)
 
     def _send(self, method: str, path: str, *, query: dict[str, str] | None, body: Any,
-              content_type: str, timeout: float | None, stream: bool, what: str) -> Any:
-        import urllib3
-
-        url = self.server.rstrip("/") + path
+              content_type: str, timeout: float | None, what: str) -> Response:
         if query:
-            url += "?" + urlencode(query)
+            path += "?" + urlencode(query)
         headers = {"Accept": "application/json", "User-Agent": f"kdiag/{__version__}"}
         headers.update(self._auth_headers())
         payload: bytes | None = None
@@ -140,15 +144,16 @@ class Cluster:
             headers["Content-Type"] = content_type
         timeout = timeout if timeout is not None else self.options.request_timeout
         try:
-            response = self._pool.request(
-                method, url, body=payload, headers=headers, preload_content=not stream,
-                timeout=urllib3.Timeout(connect=timeout or 10.0, read=timeout),
-                retries=False,
-            )
-        except urllib3.exceptions.HTTPError as exc:
+            response = self._transport.request(method, path, body=payload, headers=headers,
+                                               connect_timeout=timeout or 10.0, read_timeout=timeout)
+        except (OSError, http.client.HTTPException) as exc:
             raise transport_error(exc, self._endpoint) from exc
         if response.status >= 400:
-            data = response.data if not stream else response.read()
+            try:
+                data = response.read()
+            except (OSError, http.client.HTTPException):
+                data = b""
+            self._transport.release(response, reuse=True)
             raise api_error(response.status, data, what=what or f"{method} {path}")
         return response
 
@@ -207,23 +212,14 @@ def context_names(options: ClusterOptions) -> list[str]:
     return kubeconfig.context_names(files) if files else []
 
 
-def _pool_for(endpoint: Endpoint) -> Any:
-    """An urllib3 pool with the endpoint's TLS context (built in memory: see kdiag.cluster.tls).
+def _transport_for(endpoint: Endpoint) -> Transport:
+    """The endpoint's connection pool, with its TLS context built in memory (kdiag.cluster.tls).
     kdiag sends its own requests rather than through the generated client, whose low-level call
     API changes between releases."""
-    import urllib3
-
     from kdiag.cluster.tls import context_for
 
-    tls: dict[str, Any] = {"ssl_context": context_for(endpoint)}
-    if endpoint.insecure:
-        tls["cert_reqs"] = "CERT_NONE"
-        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-    elif endpoint.tls_server_name:
-        tls["server_hostname"] = endpoint.tls_server_name
-    if endpoint.proxy_url:
-        return urllib3.ProxyManager(endpoint.proxy_url, maxsize=16, **tls)
-    return urllib3.PoolManager(maxsize=16, **tls)
+    return Transport(endpoint.server, context=context_for(endpoint), server_name=endpoint.tls_server_name,
+                     proxy_url=endpoint.proxy_url)
 
 
 def _connect(options: ClusterOptions) -> tuple[Endpoint, Any]:
@@ -303,7 +299,7 @@ def transport_error(exc: Exception, endpoint: Endpoint) -> Exception:
     text, server = str(exc), endpoint.server
     if "CERTIFICATE_VERIFY_FAILED" in text or "SSLError" in text or "ssl" in type(exc).__name__.lower():
         return _tls_error(text, endpoint)
-    if "timed out" in text.lower() or "timeout" in type(exc).__name__.lower():
+    if is_timeout(exc) or "timed out" in text.lower():
         return CannotProbeError(f"the API server {server} did not answer in time", hint="--request-timeout")
     return CannotProbeError(
         f"cannot reach the API server {server}", hint="is the cluster up and the kubeconfig current?"

@@ -231,3 +231,17 @@ def test_http_to_an_https_server_is_plain_text(lab: Lab, tmp_path: Path) -> None
     assert result.returncode == ExitCode.CANNOT_PROBE, result.stderr
     assert "Client sent an HTTP request to an HTTPS server." in result.stderr
     assert "b'" not in result.stderr and "\\n" not in result.stderr
+
+
+@pytest.mark.parametrize(("server_name", "works"), [("localhost", True), ("wrong.example", False)])
+def test_tls_server_name_is_the_name_checked(lab: Lab, tmp_path: Path, server_name: str, works: bool) -> None:
+    def named(config: dict[str, Any], _tmp: Path) -> None:
+        config["clusters"][0]["cluster"]["tls-server-name"] = server_name
+
+    result, _left = _run("pods", "-n", "kube-flannel", "--kubeconfig", str(_kubeconfig(lab, tmp_path, named)),
+                         tmp_path=tmp_path)
+    if works:
+        assert result.returncode == 0, result.stderr
+    else:
+        assert result.returncode == ExitCode.CANNOT_PROBE, result.stderr
+        assert "x509: certificate is not valid" in result.stderr
