@@ -1,8 +1,11 @@
 """API access: kubeconfig like kubectl, raw JSON requests, paging, and errors a user can act on.
 
-`kubernetes` is imported lazily (inside functions) so that `kdiag --help` stays fast. Responses are
-read as raw JSON and handed to `kdiag.cluster.parse`; the client's model classes are never built
-(they are several times slower on large lists).
+The kubeconfig is read by `kdiag.cluster.kubeconfig` and requests go out through
+`kdiag.cluster.transport` (http.client, TLS context built in memory by `kdiag.cluster.tls`): the
+`kubernetes` package is imported only for exec plugins and auth-providers
+(`kdiag.cluster.library_auth`), because importing it costs more than `kubectl get pods` takes.
+Responses are read as raw JSON and handed to `kdiag.cluster.parse`; the client's model classes are
+never built (they are several times slower on large lists).
 """
 
 from __future__ import annotations
