@@ -15,6 +15,8 @@ is compared with kubectl measured in the same run, interleaved so that machine l
                                            and never answers)
 
 Exits 1 if a target is missed. The 10,000-pod comparison is benchmarks/pods_bench.py.
+`--checkout DIR` measures the kdiag of another checkout (put first on PYTHONPATH), e.g. an
+export of an older commit, for before/after figures in the same conditions.
 """
 
 from __future__ import annotations
@@ -44,8 +46,13 @@ BIN = Path(sys.executable).parent
 PODS_RATIO, HELP_SECONDS, COMPLETE_SECONDS, SILENT_SECONDS = 2.5, 0.15, 0.25, 2.0
 
 
+CHECKOUT: list[Path] = [REPO]  # the kdiag measured; main() may point it elsewhere
+
+
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if CHECKOUT[0] != REPO:
+        env["PYTHONPATH"] = str(CHECKOUT[0])
     return {**env, **extra}
 
 
@@ -73,8 +80,8 @@ def _silent_kubeconfig(paths: LabPaths, listener: socket.socket, into: Path) -> 
 
 
 def bench(paths: LabPaths, runs: int) -> int:
-    compileall.compile_dir(str(REPO / "kdiag"), quiet=1)
-    compileall.compile_dir(str(REPO / "kdiag_lab"), quiet=1)
+    compileall.compile_dir(str(CHECKOUT[0] / "kdiag"), quiet=1)
+    compileall.compile_dir(str(CHECKOUT[0] / "kdiag_lab"), quiet=1)
     kubectl = str(binaries.resolve(build=False).kubectl)
     kdiag = str(BIN / "kdiag")
     lab_env = _env(KUBECONFIG=str(paths.kubeconfig))
@@ -117,15 +124,15 @@ def bench(paths: LabPaths, runs: int) -> int:
         (complete, median[complete], f"<= {COMPLETE_SECONDS} s", median[complete] <= COMPLETE_SECONDS),
         (silent_complete, worst_silent, f"<= {SILENT_SECONDS} s (max)", worst_silent <= SILENT_SECONDS),
     ]
-    print(f"start-up benchmark, {runs} interleaved runs, medians (lab {paths.root})")
+    print(f"start-up benchmark of {CHECKOUT[0]}, {runs} interleaved runs, medians (lab {paths.root})")
     for name, values in times.items():
         middle = statistics.median(values)
         print(f"  {name:<32} {middle:6.3f} s   min {min(values):.3f}  max {max(values):.3f}  "
               f"= {middle / baseline:4.1f}x kubectl")
     print("targets:")
-    for name, value, target, ok in rows:
+    for name, value, target, met in rows:
         shown = f"{value:.2f}x" if name == pods else f"{value:.3f} s"
-        print(f"  {name:<32} {shown:>9}  {target:<22} {'met' if ok else 'MISSED'}")
+        print(f"  {name:<32} {shown:>9}  {target:<22} {'met' if met else 'MISSED'}")
     load = os.getloadavg()[0]
     print(f"  (load average {load:.1f} on {os.cpu_count()} CPUs during the run)")
     return 0 if all(ok for *_rest, ok in rows) else 1
@@ -135,7 +142,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--lab-dir", default=os.environ.get("KDIAG_TEST_LAB_DIR"))
+    parser.add_argument("--checkout", type=Path, help="measure the kdiag of this checkout instead")
     args = parser.parse_args()
+    if args.checkout:
+        CHECKOUT[0] = args.checkout.resolve()
     if args.lab_dir:
         paths = LabPaths(Path(args.lab_dir))
         state = lifecycle.LabState.load(paths)
