@@ -11,21 +11,22 @@ never built (they are several times slower on large lists).
 from __future__ import annotations
 
 import gc
-import http.client
 import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from kdiag import __version__
 from kdiag.cluster import kubeconfig
 from kdiag.cluster.kubeconfig import NO_KUBECONFIG_HINT, Endpoint, kubeconfig_files
 from kdiag.cluster.library_auth import library_auth_headers
-from kdiag.cluster.transport import Response, Transport, is_timeout
 from kdiag.errors import CannotProbeError, ConfigError, KdiagError, NotFoundError, UsageError
+
+if TYPE_CHECKING:  # http.client is imported with the first request, not for `kdiag --help`
+    from kdiag.cluster.transport import Response, Transport
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 PAGE_SIZE = 500
@@ -108,7 +109,7 @@ class Cluster:
                               timeout=timeout, what=what)
         try:
             data = response.read()
-        except (OSError, http.client.HTTPException) as exc:
+        except _transport_errors() as exc:
             self._transport.release(response, reuse=False)
             raise transport_error(exc, self._endpoint) from exc
         self._transport.release(response, reuse=True)
@@ -128,8 +129,8 @@ class Cluster:
                     yield line
             if buffer:
                 yield buffer
-        except (OSError, http.client.HTTPException) as exc:
-            if is_timeout(exc):
+        except _transport_errors() as exc:
+            if _is_timeout(exc):
                 return
             raise transport_error(exc, self._endpoint) from exc
         finally:
@@ -149,12 +150,12 @@ class Cluster:
         try:
             response = self._transport.request(method, path, body=payload, headers=headers,
                                                connect_timeout=timeout or 10.0, read_timeout=timeout)
-        except (OSError, http.client.HTTPException) as exc:
+        except _transport_errors() as exc:
             raise transport_error(exc, self._endpoint) from exc
         if response.status >= 400:
             try:
                 data = response.read()
-            except (OSError, http.client.HTTPException):
+            except _transport_errors():
                 data = b""
             self._transport.release(response, reuse=True)
             raise api_error(response.status, data, what=what or f"{method} {path}")
@@ -215,11 +216,22 @@ def context_names(options: ClusterOptions) -> list[str]:
     return kubeconfig.context_names(files) if files else []
 
 
+def _transport_errors() -> tuple[type[Exception], ...]:
+    from kdiag.cluster.transport import TRANSPORT_ERRORS
+
+    return TRANSPORT_ERRORS
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, TimeoutError)  # socket.timeout is TimeoutError since Python 3.10
+
+
 def _transport_for(endpoint: Endpoint) -> Transport:
     """The endpoint's connection pool, with its TLS context built in memory (kdiag.cluster.tls).
     kdiag sends its own requests rather than through the generated client, whose low-level call
     API changes between releases."""
     from kdiag.cluster.tls import context_for
+    from kdiag.cluster.transport import Transport
 
     return Transport(endpoint.server, context=context_for(endpoint), server_name=endpoint.tls_server_name,
                      proxy_url=endpoint.proxy_url)
@@ -302,7 +314,7 @@ def transport_error(exc: Exception, endpoint: Endpoint) -> Exception:
     text, server = str(exc), endpoint.server
     if "CERTIFICATE_VERIFY_FAILED" in text or "SSLError" in text or "ssl" in type(exc).__name__.lower():
         return _tls_error(text, endpoint)
-    if is_timeout(exc) or "timed out" in text.lower():
+    if _is_timeout(exc) or "timed out" in text.lower():
         return CannotProbeError(f"the API server {server} did not answer in time", hint="--request-timeout")
     return CannotProbeError(
         f"cannot reach the API server {server}", hint="is the cluster up and the kubeconfig current?"

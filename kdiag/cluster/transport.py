@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import http.client
 import queue
-import socket
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +19,8 @@ from urllib.parse import urlsplit
 from kdiag.errors import ConfigError
 
 IDLE_CONNECTIONS = 16
+# What a request can raise short of an answer: socket and TLS errors, broken HTTP.
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (OSError, http.client.HTTPException)
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, http.client.BadStatusLine)
 
 
@@ -122,7 +123,3 @@ class Transport:
             except queue.Full:
                 pass
         response.connection.close()
-
-
-def is_timeout(exc: BaseException) -> bool:
-    return isinstance(exc, (socket.timeout, TimeoutError))
