@@ -29,7 +29,8 @@ def up(
     ctx: typer.Context,
     directory: Path | None = DirOption,
     datapath: str = typer.Option(
-        "bridge-vxlan", "--datapath", help=f"Pod network to build: {', '.join(DATAPATHS)}."
+        "bridge-vxlan", "--datapath", metavar="|".join(DATAPATHS),  # the metavar's choices complete
+        help=f"Pod network to build: {', '.join(DATAPATHS)}."
     ),
     nodes: int = typer.Option(2, "--nodes", min=1, max=50, help="Number of worker nodes."),
     control_plane_only: bool = typer.Option(

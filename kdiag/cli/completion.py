@@ -1,9 +1,20 @@
 """Shell completion from the live cluster. Completion must never print errors into the
-user's prompt, so every failure yields no candidates."""
+user's prompt, so every failure yields no candidates; and it must never hang the prompt, so
+each request gets at most `REQUEST_SECONDS` (an API that does not answer: nothing offered)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from kdiag.cluster.client import ClusterOptions
+
+# One request per completion: a TCP connect, the TLS handshake and the list, each bounded by this.
+REQUEST_SECONDS = 0.5
+
+
+def _bounded(options: ClusterOptions) -> ClusterOptions:
+    given = options.request_timeout
+    return replace(options, request_timeout=min(given, REQUEST_SECONDS) if given else REQUEST_SECONDS)
 
 
 def contexts(options: ClusterOptions, incomplete: str) -> list[str]:
@@ -20,7 +31,7 @@ def names(options: ClusterOptions, path: str, incomplete: str) -> list[str]:
         from kdiag.cluster.client import Cluster
         from kdiag.cluster.inventory import list_names
 
-        return [n for n in list_names(Cluster(options), path) if n.startswith(incomplete)]
+        return [n for n in list_names(Cluster(_bounded(options)), path) if n.startswith(incomplete)]
     except Exception:
         return []
 
@@ -31,7 +42,7 @@ def pods(options: ClusterOptions, incomplete: str) -> list[str]:
         from kdiag.cluster.client import Cluster
         from kdiag.cluster.inventory import list_names
 
-        cluster = Cluster(options)
+        cluster = Cluster(_bounded(options))
         if "/" in incomplete:
             namespace, _, prefix = incomplete.partition("/")
             found = list_names(cluster, f"/api/v1/namespaces/{namespace}/pods")

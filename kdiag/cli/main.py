@@ -7,11 +7,11 @@ code); each lives in its own module and registers itself on `app` in `build_app`
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 import typer
 
@@ -34,14 +34,18 @@ def _version(value: bool) -> None:
 
 
 def build_app() -> typer.Typer:
+    from kdiag.cli import fastparams
+    from kdiag.cli.commands import KdiagGroup
+
     app = typer.Typer(
         name="kdiag",
+        cls=KdiagGroup,  # commands load on first use (kdiag.cli.commands)
         help=HELP,
         no_args_is_help=True,
         add_completion=False,  # completions are shipped in completions/ and by `kdiag completion`
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
-        context_settings={"help_option_names": ["-h", "--help"]},
+        context_settings={"help_option_names": list(fastparams.HELP_OPTION_NAMES)},
     )
 
     @app.callback()
@@ -53,9 +57,6 @@ def build_app() -> typer.Typer:
     ) -> None:
         """Connectivity diagnostics for Kubernetes pods."""
 
-    from kdiag.cli import commands
-
-    commands.register(app)
     return app
 
 
@@ -65,6 +66,39 @@ def _enable_completion() -> None:
     from typer._completion_classes import completion_init
 
     completion_init()
+
+
+def join_option_values(words: list[str], cword: int) -> tuple[list[str], int]:
+    """Bash splits `--namespace=kube-f` into `--namespace`, `=`, `kube-f` (COMP_WORDBREAKS holds
+    `=`); joined back, click completes the value after the `=`. Returns the words and the index of
+    the word being completed."""
+    words = words + [""] * (cword + 1 - len(words))
+    joined: list[str] = []
+    position = cword
+    glue = False
+    for index, word in enumerate(words):
+        if glue:
+            joined[-1] += word
+            glue = False
+        elif word == "=" and joined and joined[-1].startswith("-"):
+            joined[-1] += "="
+            glue = index != cword  # the cursor right after `=`: the value is still empty
+        else:
+            joined.append(word)
+        if index == cword:
+            position = len(joined) - 1
+    return joined, position
+
+
+def _bash_words_joined() -> None:
+    if os.environ.get(COMPLETE_VAR) != "complete_bash" or "COMP_WORDS" not in os.environ:
+        return
+    from typer._click.shell_completion import split_arg_string
+
+    words, cword = join_option_values(split_arg_string(os.environ["COMP_WORDS"]),
+                                      int(os.environ.get("COMP_CWORD", "0")))
+    os.environ["COMP_WORDS"] = " ".join(words)
+    os.environ["COMP_CWORD"] = str(cword)
 
 
 def _wants_verbose(argv: Sequence[str]) -> bool:
@@ -89,15 +123,16 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     if env.verbose:
         # -v is global but kubectl users type it anywhere (`kdiag pods -v`): the root takes it.
         args = _move_verbose_first(args)
+        import logging
+
         logging.basicConfig(level=logging.DEBUG, stream=env.stderr)
-    else:
-        # Libraries log their own errors (the kubernetes client's exec-plugin failures, say) before
-        # raising; kdiag reports the raised error in one line, so silence the duplicate.
-        logging.getLogger().addHandler(logging.NullHandler())
     app = build_app()
     if os.environ.get(COMPLETE_VAR):
         _enable_completion()
-    command = typer.main.get_command(app)
+        _bash_words_joined()
+    from kdiag.cli import fastparams
+
+    command = fastparams.install(typer.main.get_command(app), recurse=False)
     try:
         # Help, version and usage text are printed by typer to sys.stdout/sys.stderr: point those
         # at the environment's streams so that they, too, go where the caller wants them.
@@ -132,3 +167,34 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
 def run() -> None:
     """Console-script entry point (`kdiag`, `kubectl-kdiag`)."""
     sys.exit(main())
+
+
+def kubectl_complete() -> None:
+    """Console script `kubectl_complete-kdiag ARGS... WORD`: kubectl's plugin completion runs it for
+    `kubectl kdiag <Tab>` (kubectl 1.26+) and reads cobra's format: one candidate per line, then
+    `:4` (no file completion)."""
+    sys.exit(complete_for_kubectl(sys.argv[1:], sys.stdout))
+
+
+def complete_for_kubectl(argv: Sequence[str], out: Any) -> int:
+    from typer._completion_classes import BashComplete
+
+    args = list(argv) or [""]
+    *before, word = args
+    app = build_app()
+    _enable_completion()
+    command = typer.main.get_command(app)
+    prefix = ""
+    if word.startswith("-") and "=" in word:
+        # cobra completes `--flag=val` as whole words: give the candidates the flag back.
+        prefix = word.partition("=")[0] + "="
+    try:
+        completer = BashComplete(command, {"obj": Environment()}, "kdiag", COMPLETE_VAR)
+        items = completer.get_completions(before, word)
+    except Exception:  # completion never prints errors into the user's prompt
+        items = []
+    for item in items:
+        value = str(item.value)
+        out.write((value if value.startswith(prefix) else prefix + value) + "\n")
+    out.write(":4\n")
+    return 0

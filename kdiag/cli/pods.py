@@ -10,6 +10,7 @@ import typer
 from kdiag.cli import options as opt
 from kdiag.cli.env import Environment
 from kdiag.cluster.client import ClusterOptions
+from kdiag.errors import UsageError
 from kdiag.model.objects import NodeInfo
 from kdiag.render import registry
 
@@ -20,6 +21,9 @@ NODE_VIEWS = ("wide",)
 @opt.connected(namespaced=True, all_namespaces=True)
 def pods(
     ctx: typer.Context,
+    names: Annotated[list[str] | None, typer.Argument(
+        help="Only these pods (as `kubectl get pods NAME...`).", autocompletion=opt.complete_pods,
+        show_default=False)] = None,
     output: str = opt.output_option(registry.choices(POD_VIEWS), "wide"),
     selector: opt.Selector = "",
     field_selector: opt.FieldSelector = "",
@@ -28,15 +32,22 @@ def pods(
 ) -> None:
     """List pods like `kubectl get pods -o wide`; `-o net` shows IPs, node IPs, pod CIDRs and ports."""
     from kdiag.cluster.client import Cluster
-    from kdiag.cluster.inventory import PodQuery, list_pods, readable_nodes
-    from kdiag.model.documents import pod_list_document
+    from kdiag.cluster.inventory import PodQuery, get_pods, list_pods, readable_nodes
     from kdiag.render.rows import pod_net_header, pod_net_rows, pod_wide_header, pod_wide_rows
     from kdiag.render.tabwriter import format_table
 
     env: Environment = ctx.obj
     cluster = Cluster(connection)
     scope = cluster.scope
-    found = list_pods(cluster, PodQuery(scope, selector, field_selector))
+    if names:
+        if scope is None:
+            raise UsageError("a pod cannot be retrieved by name across all namespaces",
+                             hint="drop -A, or pass -n NAMESPACE")
+        if selector or field_selector:
+            raise UsageError("pod names and selectors cannot be combined", hint="give one or the other")
+        found = get_pods(cluster, scope, names)
+    else:
+        found = list_pods(cluster, PodQuery(scope, selector, field_selector))
     if not found and output not in ("json", "yaml"):
         env.err(f"No resources found in {scope} namespace." if scope else "No resources found")
         return
@@ -47,8 +58,13 @@ def pods(
                                "node IPs come from status.hostIP, pod CIDRs are unknown")
         return {node.name: node for node in nodes}
 
+    def document() -> dict[str, object]:
+        from kdiag.model.documents import pod_list_document  # only for -o json/yaml/name
+
+        return pod_list_document(found, nodes_by_name())
+
     view = registry.View(
-        document=lambda: pod_list_document(found, nodes_by_name()),
+        document=document,
         texts={
             "wide": lambda: format_table(
                 pod_wide_header(scope is None), pod_wide_rows(found, now, scope is None)

@@ -1,8 +1,11 @@
 """API access: kubeconfig like kubectl, raw JSON requests, paging, and errors a user can act on.
 
-`kubernetes` is imported lazily (inside functions) so that `kdiag --help` stays fast. Responses are
-read as raw JSON and handed to `kdiag.cluster.parse`; the client's model classes are never built
-(they are several times slower on large lists).
+The kubeconfig is read by `kdiag.cluster.kubeconfig` and requests go out through
+`kdiag.cluster.transport` (http.client, TLS context built in memory by `kdiag.cluster.tls`): the
+`kubernetes` package is imported only for exec plugins and auth-providers
+(`kdiag.cluster.library_auth`), because importing it costs more than `kubectl get pods` takes.
+Responses are read as raw JSON and handed to `kdiag.cluster.parse`; the client's model classes are
+never built (they are several times slower on large lists).
 """
 
 from __future__ import annotations
@@ -13,11 +16,17 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from kdiag import __version__
+from kdiag.cluster import kubeconfig
+from kdiag.cluster.kubeconfig import NO_KUBECONFIG_HINT, Endpoint, kubeconfig_files
+from kdiag.cluster.library_auth import library_auth_headers
 from kdiag.errors import CannotProbeError, ConfigError, KdiagError, NotFoundError, UsageError
+
+if TYPE_CHECKING:  # http.client is imported with the first request, not for `kdiag --help`
+    from kdiag.cluster.transport import Response, Transport
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 PAGE_SIZE = 500
@@ -36,25 +45,15 @@ class ClusterOptions:
     service_account_dir: Path = SERVICE_ACCOUNT_DIR
 
 
-def kubeconfig_files(explicit: str | None) -> list[str]:
-    """--kubeconfig, else $KUBECONFIG (colon-separated), else ~/.kube/config; existing files only."""
-    if explicit:
-        if not Path(explicit).is_file():
-            raise ConfigError(f"kubeconfig file {explicit} does not exist", hint="check --kubeconfig")
-        return [explicit]
-    env = os.environ.get("KUBECONFIG", "")
-    candidates = [p for p in env.split(os.pathsep) if p] if env else [str(Path.home() / ".kube" / "config")]
-    return [p for p in candidates if Path(p).is_file()]
-
-
 class Cluster:
     """A connection to one cluster: the API client plus the namespace kubectl would use."""
 
     def __init__(self, options: ClusterOptions) -> None:
         self.options = options
-        self._configuration, self.context_namespace = _connect(options)
-        self.server: str = self._configuration.host
-        self._pool = _pool_for(self._configuration)
+        self._endpoint, self._library_config = _connect(options)
+        self.context_namespace = self._endpoint.namespace
+        self.server: str = self._endpoint.server
+        self._transport = _transport_for(self._endpoint)
 
     @property
     def namespace(self) -> str:
@@ -107,38 +106,40 @@ class Cluster:
         timeout: float | None = None,
     ) -> bytes:
         response = self._send(method, path, query=query, body=body, content_type=content_type,
-                              timeout=timeout, stream=False, what=what)
-        data: bytes = response.data
+                              timeout=timeout, what=what)
+        try:
+            data = response.read()
+        except _transport_errors() as exc:
+            self._transport.release(response, reuse=False)
+            raise transport_error(exc, self._endpoint) from exc
+        self._transport.release(response, reuse=True)
         return data
 
     def stream_lines(self, path: str, *, query: dict[str, str], what: str, timeout: float) -> Iterator[bytes]:
         """A streaming GET (watch, follow logs), yielding lines as they arrive; ends quietly when
         the server closes the stream or `timeout` passes without data."""
         response = self._send("GET", path, query=query, body=None, content_type="application/json",
-                              timeout=timeout, stream=True, what=what)
+                              timeout=timeout, what=what)
         try:
             buffer = b""
-            for chunk in response.stream(4096, decode_content=True):
+            for chunk in response.chunks(4096):
                 buffer += chunk
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
                     yield line
             if buffer:
                 yield buffer
-        except Exception as exc:
-            if "timed out" in str(exc).lower():
+        except _transport_errors() as exc:
+            if _is_timeout(exc):
                 return
-            raise transport_error(exc, self.server) from exc
+            raise transport_error(exc, self._endpoint) from exc
         finally:
-            response.release_conn()
+            self._transport.release(response, reuse=False)
 
     def _send(self, method: str, path: str, *, query: dict[str, str] | None, body: Any,
-              content_type: str, timeout: float | None, stream: bool, what: str) -> Any:
-        import urllib3
-
-        url = self.server.rstrip("/") + path
+              content_type: str, timeout: float | None, what: str) -> Response:
         if query:
-            url += "?" + urlencode(query)
+            path += "?" + urlencode(query)
         headers = {"Accept": "application/json", "User-Agent": f"kdiag/{__version__}"}
         headers.update(self._auth_headers())
         payload: bytes | None = None
@@ -147,26 +148,38 @@ class Cluster:
             headers["Content-Type"] = content_type
         timeout = timeout if timeout is not None else self.options.request_timeout
         try:
-            response = self._pool.request(
-                method, url, body=payload, headers=headers, preload_content=not stream,
-                timeout=urllib3.Timeout(connect=timeout or 10.0, read=timeout),
-                retries=False,
-            )
-        except urllib3.exceptions.HTTPError as exc:
-            raise transport_error(exc, self.server) from exc
+            response = self._transport.request(method, path, body=payload, headers=headers,
+                                               connect_timeout=timeout or 10.0, read_timeout=timeout)
+        except _transport_errors() as exc:
+            raise transport_error(exc, self._endpoint) from exc
         if response.status >= 400:
-            data = response.data if not stream else response.read()
+            try:
+                data = response.read()
+            except _transport_errors():
+                data = b""
+            self._transport.release(response, reuse=True)
             raise api_error(response.status, data, what=what or f"{method} {path}")
         return response
 
     def _auth_headers(self) -> dict[str, str]:
-        # auth_settings() runs the kubeconfig's refresh hook (exec plugins, OIDC) and names the
-        # header; its key name for the token changed between client releases, its shape did not.
-        headers = {}
-        for setting in self._configuration.auth_settings().values():
-            if setting.get("in") == "header" and setting.get("value"):
-                headers[setting["key"].title()] = setting["value"]
-        return headers
+        if self._library_config is not None:
+            return library_auth_headers(self._library_config)
+        endpoint = self._endpoint
+        token = endpoint.token
+        if not token and endpoint.token_file:
+            # Re-read on every request, as client-go does: the file is rotated under a running pod.
+            try:
+                token = Path(endpoint.token_file).read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"cannot read tokenFile {endpoint.token_file}: {exc.strerror}") from exc
+        if token:
+            return {"Authorization": f"Bearer {token}"}
+        if endpoint.username or endpoint.password:
+            import base64
+
+            basic = base64.b64encode(f"{endpoint.username}:{endpoint.password}".encode()).decode()
+            return {"Authorization": f"Basic {basic}"}
+        return {}
 
     def list_pages(self, path: str, *, query: dict[str, str] | None = None, what: str) -> Iterator[Any]:
         """Every item of a list, fetched `PAGE_SIZE` at a time with limit/continue like kubectl."""
@@ -199,131 +212,67 @@ class Cluster:
 
 def context_names(options: ClusterOptions) -> list[str]:
     """Context names of the kubeconfig, without contacting any server."""
-    from kubernetes import config
-
     files = kubeconfig_files(options.kubeconfig)
-    if not files:
-        return []
-    contexts, _current = config.list_kube_config_contexts(config_file=os.pathsep.join(files))
-    return [c["name"] for c in contexts]
+    return kubeconfig.context_names(files) if files else []
 
 
-def _exec_plugin(files: list[str], user: str) -> str:
-    """The exec credential command of `user`, from the first kubeconfig defining the user."""
-    import yaml
+def _transport_errors() -> tuple[type[Exception], ...]:
+    from kdiag.cluster.transport import TRANSPORT_ERRORS
 
-    for path in files:
-        document = yaml.safe_load(Path(path).read_text()) or {}
-        for entry in document.get("users") or []:
-            if isinstance(entry, dict) and entry.get("name") == user:
-                exec_config = (entry.get("user") or {}).get("exec") or {}
-                return str(exec_config.get("command", ""))
-    return ""
+    return TRANSPORT_ERRORS
 
 
-def _check_kubeconfig(path: str) -> None:
-    """A file that is not a YAML mapping would otherwise surface as a parser traceback."""
-    import yaml
-
-    try:
-        document = yaml.safe_load(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"kubeconfig {path} is not valid YAML: {first}",
-                          hint="fix or remove it (check --kubeconfig and $KUBECONFIG)") from exc
-    if document is not None and not isinstance(document, dict):
-        raise ConfigError(f"kubeconfig {path} is not a kubeconfig (expected a YAML mapping)",
-                          hint="check --kubeconfig and $KUBECONFIG")
+def _is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, TimeoutError)  # socket.timeout is TimeoutError since Python 3.10
 
 
-def _pool_for(configuration: Any) -> Any:
-    """An urllib3 pool with the kubeconfig's TLS settings. kdiag sends its own requests rather
-    than through the generated client, whose low-level call API changes between releases."""
-    import urllib3
+def _transport_for(endpoint: Endpoint) -> Transport:
+    """The endpoint's connection pool, with its TLS context built in memory (kdiag.cluster.tls).
+    kdiag sends its own requests rather than through the generated client, whose low-level call
+    API changes between releases."""
+    from kdiag.cluster.tls import context_for
+    from kdiag.cluster.transport import Transport
 
-    tls: dict[str, Any] = {}
-    if configuration.verify_ssl:
-        tls["cert_reqs"] = "CERT_REQUIRED"
-        if configuration.ssl_ca_cert:
-            tls["ca_certs"] = configuration.ssl_ca_cert
-        if getattr(configuration, "tls_server_name", None):
-            tls["server_hostname"] = configuration.tls_server_name
-    else:
-        tls["cert_reqs"] = "CERT_NONE"
-        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-    if configuration.cert_file:
-        tls["cert_file"] = configuration.cert_file
-        tls["key_file"] = configuration.key_file
-    if configuration.proxy:
-        return urllib3.ProxyManager(configuration.proxy, maxsize=16, **tls)
-    return urllib3.PoolManager(maxsize=16, **tls)
+    return Transport(endpoint.server, context=context_for(endpoint), server_name=endpoint.tls_server_name,
+                     proxy_url=endpoint.proxy_url)
 
 
-def _connect(options: ClusterOptions) -> tuple[Any, str]:
-    """Load kubeconfig (or in-cluster config) into a client Configuration; returns it and the
-    context's namespace."""
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
-
+def _connect(options: ClusterOptions) -> tuple[Endpoint, Any]:
+    """The endpoint of the chosen context (or of the pod's service account), plus the client
+    library's Configuration when the credentials come from an exec plugin or auth-provider."""
     files = kubeconfig_files(options.kubeconfig)
-    configuration = client.Configuration()
-    namespace = ""
     if not files:
         account = options.service_account_dir
         if (account / "token").exists() and os.environ.get("KUBERNETES_SERVICE_HOST"):
-            # Running in a pod without a kubeconfig: the service account, as kubectl does.
-            from kubernetes.config.incluster_config import InClusterConfigLoader
+            return in_cluster_endpoint(account), None
+        raise ConfigError(
+            "no kubeconfig found (looked at --kubeconfig, $KUBECONFIG and ~/.kube/config)",
+            hint=NO_KUBECONFIG_HINT,
+        )
+    endpoint = kubeconfig.resolve(files, options.context)
+    if not endpoint.delegate:
+        return endpoint, None
+    from kdiag.cluster.library_auth import library_endpoint
 
-            loader = InClusterConfigLoader(str(account / "token"), str(account / "ca.crt"))
-            try:
-                loader.load_and_set(configuration)
-            except ConfigException as exc:
-                raise ConfigError(f"in-cluster configuration is incomplete: {exc}") from exc
-            ns_file = account / "namespace"
-            namespace = ns_file.read_text().strip() if ns_file.exists() else ""
-        else:
-            raise ConfigError(
-                "no kubeconfig found (looked at --kubeconfig, $KUBECONFIG and ~/.kube/config)",
-                hint="point --kubeconfig or KUBECONFIG at one; for the practice lab run `kdiag lab up`",
-            )
-    else:
-        for path in files:
-            _check_kubeconfig(path)
-        config_file = os.pathsep.join(files)
-        try:
-            contexts, current = config.list_kube_config_contexts(config_file=config_file)
-        except (ConfigException, ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise ConfigError(f"invalid kubeconfig {config_file}: {exc}") from exc
-        names = [c["name"] for c in contexts]
-        chosen = options.context or (current or {}).get("name")
-        if options.context and options.context not in names:
-            raise ConfigError(
-                f'context "{options.context}" not found in kubeconfig',
-                hint=f"known contexts: {', '.join(names) or 'none'}",
-            )
-        if not chosen:
-            raise ConfigError("kubeconfig has no current context", hint="pass --context")
-        user = ""
-        for ctx in contexts:
-            if ctx["name"] == chosen:
-                namespace = (ctx.get("context") or {}).get("namespace") or ""
-                user = (ctx.get("context") or {}).get("user") or ""
-        try:
-            config.load_kube_config(
-                config_file=config_file,
-                context=chosen,
-                client_configuration=configuration,
-                persist_config=False,
-            )
-        except ConfigException as exc:
-            raise ConfigError(f"cannot use context {chosen}: {exc}") from exc
-        plugin = _exec_plugin(files, user)
-        settings: Any = configuration.auth_settings()
-        if plugin and not any(s.get("value") for s in settings.values()):
-            # The client logs the plugin's failure and goes on anonymously; kubectl stops here.
-            raise ConfigError(f"the credential plugin {plugin!r} of user {user!r} gave no credentials",
-                              hint="run it by hand to see why; is it installed and on PATH?")
-    return configuration, namespace
+    return library_endpoint(files, options.context, endpoint)
+
+
+def in_cluster_endpoint(account: Path) -> Endpoint:
+    """Running in a pod without a kubeconfig: the service account, as kubectl does."""
+    host, port = os.environ.get("KUBERNETES_SERVICE_HOST", ""), os.environ.get("KUBERNETES_SERVICE_PORT", "")
+    if not host or not port:
+        raise ConfigError("in-cluster configuration is incomplete: KUBERNETES_SERVICE_HOST and "
+                          "KUBERNETES_SERVICE_PORT must both be set")
+    ca_file = account / "ca.crt"
+    if not ca_file.exists():
+        raise ConfigError(f"in-cluster configuration is incomplete: {ca_file} does not exist")
+    namespace_file = account / "namespace"
+    return Endpoint(
+        server=f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}",
+        namespace=namespace_file.read_text().strip() if namespace_file.exists() else "",
+        ca_data=ca_file.read_bytes(),
+        token_file=str(account / "token"),
+    )
 
 
 def api_error(status: int, body: Any, *, what: str) -> KdiagError:
@@ -332,7 +281,12 @@ def api_error(status: int, body: Any, *, what: str) -> KdiagError:
     try:
         message = json.loads(body).get("message", "") if body else ""
     except (ValueError, AttributeError):
-        message = str(body or "")[:200]
+        # Not a Status object (a proxy, or an HTTPS server asked in plain HTTP): its text, in one line.
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+        message = " ".join(text.split())[:200]
+        if status == 400:  # not the API refusing the request: something else answered
+            hint = "the server speaks HTTPS: use https:// in the kubeconfig" if "HTTPS" in message else ""
+            return CannotProbeError(f"the server answered 400 to {what}: {message}", hint=hint, status=status)
     error = _api_error(status, message, what)
     error.status = status
     return error
@@ -356,15 +310,33 @@ def _api_error(status: int, message: str, what: str) -> KdiagError:
     return CannotProbeError(f"API error {status} to {what}: {message}")
 
 
-def transport_error(exc: Exception, server: str) -> Exception:
-    text = str(exc)
+def transport_error(exc: Exception, endpoint: Endpoint) -> Exception:
+    text, server = str(exc), endpoint.server
     if "CERTIFICATE_VERIFY_FAILED" in text or "SSLError" in text or "ssl" in type(exc).__name__.lower():
-        return CannotProbeError(
-            f"TLS handshake with the API server {server} failed",
-            hint="the server certificate does not match the kubeconfig's certificate-authority",
-        )
-    if "timed out" in text.lower() or "timeout" in type(exc).__name__.lower():
+        return _tls_error(text, endpoint)
+    if _is_timeout(exc) or "timed out" in text.lower():
         return CannotProbeError(f"the API server {server} did not answer in time", hint="--request-timeout")
     return CannotProbeError(
         f"cannot reach the API server {server}", hint="is the cluster up and the kubeconfig current?"
     )
+
+
+def _tls_error(text: str, endpoint: Endpoint) -> CannotProbeError:
+    """kubectl's x509 wording for what went wrong, and a hint about what the kubeconfig says."""
+    server = endpoint.server
+    lowered = text.lower()
+    if "hostname mismatch" in lowered or "ip address mismatch" in lowered:
+        return CannotProbeError(
+            f"TLS handshake with the API server {server} failed: x509: certificate is not valid for "
+            "this server's name", hint="set tls-server-name in the kubeconfig, or use the certificate's name")
+    if "certificate verify failed" in lowered or "certificate_verify_failed" in lowered:
+        if endpoint.ca_data:
+            hint = "the server certificate is not signed by the kubeconfig's certificate-authority"
+        else:
+            hint = ("the kubeconfig gives no certificate-authority for this cluster and the system roots "
+                    "do not trust it: add certificate-authority-data")
+        return CannotProbeError(
+            f"TLS handshake with the API server {server} failed: x509: certificate signed by unknown "
+            "authority", hint=hint)
+    return CannotProbeError(f"TLS handshake with the API server {server} failed",
+                            hint="does the server speak HTTPS on that port?")

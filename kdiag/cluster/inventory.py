@@ -73,6 +73,19 @@ def get_pod(cluster: Cluster, namespace: str, name: str) -> PodInfo:
     )
 
 
+def get_pods(cluster: Cluster, namespace: str, names: list[str]) -> list[PodInfo]:
+    """Named pods in the order given (as `kubectl get pods A B`); the first missing one is an error."""
+    found = []
+    for name in dict.fromkeys(names):
+        try:
+            found.append(get_pod(cluster, namespace, name))
+        except NotFoundError:
+            cluster.ensure_namespace(namespace)
+            raise NotFoundError(f'pods "{name}" not found in namespace "{namespace}"',
+                                hint=f"list them with `kdiag pods -n {namespace}`") from None
+    return found
+
+
 def find_pod(cluster: Cluster, reference: str, default_namespace: str) -> PodInfo:
     """Resolve `name`, `ns/name` or a unique name prefix to one pod.
 
@@ -95,13 +108,27 @@ def find_pod(cluster: Cluster, reference: str, default_namespace: str) -> PodInf
         return matches[0]
     if not matches:
         known = ", ".join(p.name for p in pods[:8]) + (" ..." if len(pods) > 8 else "")
-        raise NotFoundError(
-            f'pod "{name}" not found in namespace "{namespace}"',
-            hint=f"pods there: {known}" if pods else "that namespace has no pods",
-        )
+        elsewhere = _elsewhere(cluster, name) if "/" not in reference else []
+        if elsewhere:
+            hint = f"did you mean {' or '.join(elsewhere)}?"
+        else:
+            hint = f"pods there: {known}" if pods else "that namespace has no pods"
+        raise NotFoundError(f'pod "{name}" not found in namespace "{namespace}"', hint=hint)
     names = ", ".join(p.name for p in matches[:8]) + (" ..." if len(matches) > 8 else "")
     raise UsageError(f'"{name}" matches {len(matches)} pods in namespace "{namespace}": {names}',
                      hint="give more of the name")
+
+
+def _elsewhere(cluster: Cluster, name: str) -> list[str]:
+    """`ns/name` of pods called `name` (or starting with it) in other namespaces, when this user may
+    list pods cluster-wide; a namespaced role simply gets no suggestion."""
+    try:
+        pods = list_pods(cluster, PodQuery(None, field_selector=f"metadata.name={name}"))
+        if not pods:
+            pods = [p for p in list_pods(cluster, PodQuery(None)) if p.name.startswith(name)]
+    except CannotProbeError:
+        return []
+    return [f"{p.namespace}/{p.name}" for p in pods[:3]]
 
 
 def list_names(cluster: Cluster, path: str) -> list[str]:

@@ -1,6 +1,6 @@
 """What the source-side probe saw: the agent's ProbeResult document decoded into `Observed`. Pure.
 
-The ProbeResult (docs/probe-result.schema.json) is read in exactly one place, `decode_probe_result`,
+The ProbeResult (docs/schema/probe-result.schema.json) is read in exactly one place, `decode_probe_result`,
 so a field rename in the agent is a one-place change here. kdiag.model.observations keys the result
 by where it was seen; the checks, the per-hop attachment and the renderer all work from `Observed`.
 """

@@ -1,6 +1,6 @@
 """Fixtures for the probe agent's tests: a namespace topology, its services, and agent runners.
 
-Every result an agent run produces is validated against docs/probe-result.schema.json here, so
+Every result an agent run produces is validated against docs/schema/probe-result.schema.json here, so
 each test that runs the agent also checks the schema.
 """
 
@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 AGENT_DIR = REPO / "kdiag" / "agent"
 # Every module of the agent package, the shipped bootstrap (__init__) and `-m` entry included.
 AGENT_FILES = sorted(AGENT_DIR.glob("*.py"))
-SCHEMA = json.loads((REPO / "docs" / "probe-result.schema.json").read_text())
+SCHEMA = json.loads((REPO / "docs" / "schema" / "probe-result.schema.json").read_text())
 SYSTEM_PYTHON, NOBODY = topo.SYSTEM_PYTHON, topo.NOBODY
 # Port plan on t1: 8080 open, 8081 closed (RST), 8082 dropped, 8083 rejected with ICMP;
 # UDP 9 closed (port unreachable), 5353 dropped.

@@ -57,3 +57,43 @@ def test_verbose_is_accepted_after_the_subcommand_too(tmp_path: Path) -> None:
 def test_lab_status_offers_only_the_formats_it_has() -> None:
     result = run_kdiag("lab", "status", "-o", "yaml", "--dir", "/nonexistent/never-created")
     assert result.exit_code == ExitCode.USAGE and "yaml" in result.stderr
+
+
+@pytest.mark.parametrize(("words", "cword", "joined", "position"), [
+    (["kdiag", "pods", "--namespace", "=", "kube-f"], 4, ["kdiag", "pods", "--namespace=kube-f"], 2),
+    (["kdiag", "pods", "--namespace", "="], 3, ["kdiag", "pods", "--namespace="], 2),
+    (["kdiag", "pods", "-n", "x", "-o", "=", "json", "-l"], 7,
+     ["kdiag", "pods", "-n", "x", "-o=json", "-l"], 5),
+    (["kdiag", "pods"], 2, ["kdiag", "pods", ""], 2),
+])
+def test_bash_words_split_at_equals_are_joined(words: list[str], cword: int, joined: list[str],
+                                               position: int) -> None:
+    from kdiag.cli.main import join_option_values
+
+    assert join_option_values(words, cword) == (joined, position)
+
+
+def test_help_summaries_are_whole_sentences() -> None:
+    """typer cuts a docstring's first line at 45 characters; kdiag's summaries are written whole."""
+    result = run_kdiag("--help")
+    commands = result.stdout.split("Commands:")[1].strip().splitlines()
+    assert len(commands) >= 8
+    for line in commands:
+        assert line.rstrip().endswith(".") and "..." not in line, line
+
+
+def test_typer_hooks_kdiag_relies_on_are_there() -> None:
+    from kdiag.cli import fastparams
+
+    fastparams.check_hook()
+
+
+def test_parsing_a_command_line_does_not_import_pydantic() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from kdiag.cli.main import main; main(['pods', '--kubeconfig', '/nonexistent']); "
+            "print(sorted(m for m in sys.modules "
+            "if m.split('.')[0] in ('pydantic', 'kubernetes', 'kdiag_lab')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout

@@ -22,7 +22,7 @@ PROBE_LABEL = "app.kubernetes.io/managed-by=kdiag"
 
 @cache
 def trace_validator() -> jsonschema.Draft202012Validator:
-    probe = json.loads((DOCS / "probe-result.schema.json").read_text())
+    probe = json.loads((DOCS / "schema" / "probe-result.schema.json").read_text())
     registry: Registry[Any] = Registry().with_resource(probe["$id"], Resource.from_contents(probe))
     schema = json.loads((DOCS / "schema" / "trace.schema.json").read_text())
     jsonschema.Draft202012Validator.check_schema(schema)

@@ -25,7 +25,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def validator() -> jsonschema.Draft202012Validator:
-    probe = json.loads((DOCS / "probe-result.schema.json").read_text())
+    probe = json.loads((DOCS / "schema" / "probe-result.schema.json").read_text())
     registry: Registry[object] = Registry().with_resource(probe["$id"], Resource.from_contents(probe))
     return jsonschema.Draft202012Validator(json.loads((DOCS / "schema" / "trace.schema.json").read_text()),
                                            registry=registry)

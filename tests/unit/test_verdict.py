@@ -1,6 +1,6 @@
 """kdiag.model.verdict.judge on hand-written ProbeResult documents, one fault at a time.
 
-Every document is validated against docs/probe-result.schema.json first, so the verdict is tested
+Every document is validated against docs/schema/probe-result.schema.json first, so the verdict is tested
 against the agent's real field names.
 """
 
@@ -22,7 +22,7 @@ from kdiag.model.path import ExpectedPath, expected
 from kdiag.model.targets import AddressScope, AddressTarget, PodTarget, address_target
 from kdiag.model.verdict import judge as judge_observations
 
-SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "probe-result.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "schema" / "probe-result.schema.json").read_text())
 
 W24 = NodeInfo("worker24", "True", internal_ips=("10.250.0.24",), pod_cidrs=("10.244.1.0/24",))
 W25 = NodeInfo("worker25", "True", internal_ips=("10.250.0.25",), pod_cidrs=("10.244.2.0/24",))
