@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -17,8 +18,9 @@ import typer
 
 from kdiag import __version__
 from kdiag.cli.env import Environment
-from kdiag.errors import KdiagError
-from kdiag.exitcodes import ExitCode
+from kdiag.cli.signals import interrupting
+from kdiag.errors import Interrupted, KdiagError
+from kdiag.exitcodes import ExitCode, exit_for_signal
 
 COMPLETE_VAR = "_KDIAG_COMPLETE"
 HELP = (
@@ -82,7 +84,10 @@ def _move_verbose_first(args: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
-    """Run kdiag with `argv`; returns the exit code instead of exiting (tests call this)."""
+    """Run kdiag with `argv`; returns the exit code instead of exiting (tests call this).
+
+    Ctrl-C, SIGTERM, SIGHUP and SIGQUIT unwind the command (its cleanup runs) and return
+    128 + the signal's number, as a death by that signal would show in `$?`."""
     args = list(sys.argv[1:] if argv is None else argv)
     env = env or Environment()
     env.verbose = _wants_verbose(args)
@@ -101,8 +106,11 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     try:
         # Help, version and usage text are printed by typer to sys.stdout/sys.stderr: point those
         # at the environment's streams so that they, too, go where the caller wants them.
-        with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
+        with interrupting() as caught, contextlib.redirect_stdout(env.stdout), \
+                contextlib.redirect_stderr(env.stderr):
             result = command.main(args=args, prog_name="kdiag", standalone_mode=False, obj=env)
+        if caught.signum is not None:  # typer turned it into `Exit(130)`, which click returns
+            return _interrupted(env, caught.signum)
         return int(result) if isinstance(result, int) else ExitCode.OK
     except KdiagError as exc:
         if env.verbose:
@@ -118,15 +126,21 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
         return ExitCode.USAGE
     except typer.Exit as exc:
         return int(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        env.err("interrupted")
-        return 130
+    except (typer.Abort, KeyboardInterrupt) as exc:  # Ctrl-C while parsing, or a signal just after
+        return _interrupted(env, exc.signum if isinstance(exc, Interrupted) else signal.SIGINT)
     except Exception as exc:  # a bug in kdiag: one line by default, the traceback with -v
         if env.verbose:
             traceback.print_exc(file=env.stderr)
         env.err(f"error: internal error: {type(exc).__name__}: {exc} (rerun with -v for the traceback "
                 "and please report it)")
         return ExitCode.CANNOT_PROBE
+
+
+def _interrupted(env: Environment, signum: int) -> int:
+    """128 + the signal's number (Ctrl-C 130, SIGTERM 143, SIGHUP 129, SIGQUIT 131)."""
+    with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+        env.err("interrupted" if signum == signal.SIGINT else f"interrupted by {signal.Signals(signum).name}")
+    return ExitCode.INTERRUPTED if signum == signal.SIGINT else exit_for_signal(signum)
 
 
 def run() -> None:

@@ -10,6 +10,7 @@ import typer
 from kdiag.cli import options as opt
 from kdiag.cli.env import Environment
 from kdiag.cluster.client import ClusterOptions
+from kdiag.exitcodes import ExitCode
 from kdiag.model.objects import NodeInfo
 from kdiag.render import registry
 
@@ -25,7 +26,7 @@ def pods(
     field_selector: opt.FieldSelector = "",
     *,
     connection: ClusterOptions,
-) -> None:
+) -> ExitCode:
     """List pods like `kubectl get pods -o wide`; `-o net` shows IPs, node IPs, pod CIDRs and ports."""
     from kdiag.cluster.client import Cluster
     from kdiag.cluster.inventory import PodQuery, list_pods, readable_nodes
@@ -39,12 +40,12 @@ def pods(
     found = list_pods(cluster, PodQuery(scope, selector, field_selector))
     if not found and output not in ("json", "yaml"):
         env.err(f"No resources found in {scope} namespace." if scope else "No resources found")
-        return
+        return ExitCode.OK
     now = datetime.now(timezone.utc)
 
     def nodes_by_name() -> dict[str, NodeInfo]:
-        nodes = readable_nodes(cluster, lambda m: env.err(f"warning: {m}"),
-                               "node IPs come from status.hostIP, pod CIDRs are unknown")
+        nodes = readable_nodes(cluster, warn=lambda m: env.err(f"warning: {m}"),
+                               without="node IPs come from status.hostIP, pod CIDRs are unknown")
         return {node.name: node for node in nodes}
 
     view = registry.View(
@@ -59,6 +60,7 @@ def pods(
         },
     )
     registry.render(view, output, env.stdout)
+    return ExitCode.OK
 
 
 @opt.connected(namespaced=False, all_namespaces=False)
@@ -70,7 +72,7 @@ def nodes(
     selector: opt.Selector = "",
     *,
     connection: ClusterOptions,
-) -> None:
+) -> ExitCode:
     """List nodes with their internal IPs, pod CIDRs and pod counts."""
     from kdiag.cluster.client import Cluster
     from kdiag.cluster.inventory import PodQuery, list_nodes, list_pods
@@ -91,10 +93,11 @@ def nodes(
         found = [node for node in found if node.name in names]
     if not found and output not in ("json", "yaml"):
         env.err("No resources found")
-        return
+        return ExitCode.OK
     counts = pods_per_node(list_pods(cluster, PodQuery(None)))
     view = registry.View(
         document=lambda: node_list_document(found, counts),
         texts={"wide": lambda: format_table(NODE_HEADER, node_rows(found, counts))},
     )
     registry.render(view, output, env.stdout)
+    return ExitCode.OK

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from kdiag import __version__
+from kdiag.cluster import paths
 from kdiag.errors import CannotProbeError, ConfigError, KdiagError, NotFoundError, UsageError
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -187,7 +188,7 @@ class Cluster:
         here says nothing about existence, so it passes (the caller's own request decides).
         """
         try:
-            self.request("GET", f"/api/v1/namespaces/{quote(namespace)}", what=f"get namespace {namespace}")
+            self.request("GET", paths.namespace(namespace), what=f"get namespace {namespace}")
         except NotFoundError:
             raise NotFoundError(
                 f'namespace "{namespace}" not found', hint="list namespaces with `kubectl get ns`"

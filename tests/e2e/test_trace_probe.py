@@ -106,8 +106,12 @@ def test_viewer_cannot_probe_and_no_pod_is_created(lab: Lab) -> None:
     assert events == []
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_interrupt_while_probing_deletes_the_probe_pod(lab: Lab, sig: signal.Signals) -> None:
+@pytest.mark.parametrize(("sig", "code"), [
+    (signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGQUIT, 131),
+], ids=["ctrl-c", "sigterm", "sighup", "sigquit"])
+def test_interrupt_while_probing_deletes_the_probe_pod(lab: Lab, sig: signal.Signals, code: int) -> None:
+    """Ctrl-C, kill, a closed terminal or ssh session (SIGHUP) and Ctrl-\\ (SIGQUIT): the probe pod is
+    deleted and kdiag exits 128 + the signal's number, as the shell reports a death by that signal."""
     net = DataplaneConfig.load(lab.paths).network()
     watch = probe_pod_watch(lab)
     # TCP to the destination is dropped, so the agent waits its full timeout: time to interrupt it.
@@ -125,7 +129,7 @@ def test_interrupt_while_probing_deletes_the_probe_pod(lab: Lab, sig: signal.Sig
             if proc.poll() is None:
                 proc.kill()
     assert appeared.startswith("pod/kdiag-probe-")
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     assert "interrupted: probe pod default/kdiag-probe-" in err and "deleted" in err and out == ""
     assert probe_pods(lab) == []
 
