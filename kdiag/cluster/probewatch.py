@@ -31,6 +31,11 @@ IMAGE_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName
                            "RegistryUnavailable"})
 
 
+class _Reported(CannotProbeError):
+    """What this module found out about the workload (stuck, timed out, deleted, the API lost): passed
+    on as it is, while a failed request without an answer means the API server was lost."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     running_at: float  # time.monotonic() when the container was first seen running (or finished)
@@ -44,6 +49,7 @@ class State:
     detail: str
     reason: str = ""
     exit_code: int | None = None
+    message: str = ""  # the waiting reason's message, as the kubelet wrote it
 
 
 def assess(pod: dict[str, Any], spec: Workload) -> State:
@@ -62,7 +68,7 @@ def assess(pod: dict[str, Any], spec: Workload) -> State:
     waiting = state.get("waiting") or {}
     reason, message = str(waiting.get("reason", "")), str(waiting.get("message", ""))
     if reason in STUCK_REASONS:
-        return State("stuck", f"{reason}: {message}" if message else reason, reason)
+        return State("stuck", f"{reason}: {message}" if message else reason, reason, message=message)
     if not spec.ephemeral:
         phase = str(status.get("phase", ""))
         if phase in ("Failed", "Succeeded"):
@@ -98,23 +104,48 @@ def _with_events(cluster: Cluster, spec: Workload, message: str) -> str:
     return message + (f"; events: {' | '.join(events)}" if events else "")
 
 
+def root_cause(message: str, limit: int = 100) -> str:
+    """The innermost part of a wrapped error ("failed to pull ...: failed to resolve ...: not found"
+    -> "not found"), cut to `limit` characters: the outer parts repeat the image name."""
+    cause = message.rsplit(": ", 1)[-1].strip()
+    return cause if len(cause) <= limit else cause[: limit - 3] + "..."
+
+
 def _stuck(cluster: Cluster, spec: Workload, state: State) -> CannotProbeError:
-    message = _with_events(cluster, spec, f"{spec.what} cannot start on {spec.node}: {state.detail}")
     if state.reason in IMAGE_REASONS:
-        hint = (f"the node cannot pull {spec.image}: name an image it can pull (with python3 3.8+) "
-                "with --image or KDIAG_PROBE_IMAGE")
-    else:
-        hint = f"kubectl describe pod -n {spec.namespace} {spec.pod}"
-    return CannotProbeError(message, hint=hint)
+        # The kubelet's message and its events say the same long sentence several times: one line.
+        cause = f"{state.reason}: {root_cause(state.message)}" if state.message else state.reason
+        return _Reported(f"{spec.what} on {spec.node} cannot pull image {spec.image} ({cause})",
+                         hint="--image or KDIAG_PROBE_IMAGE: an image the node can pull, with python3")
+    message = _with_events(cluster, spec, f"{spec.what} cannot start on {spec.node}: {state.detail}")
+    return _Reported(message, hint=f"kubectl describe pod -n {spec.namespace} {spec.pod}")
+
+
+def _lost(cluster: Cluster, spec: Workload) -> CannotProbeError:
+    return _Reported(
+        f"lost the API server {cluster.server} while {spec.what} ran: it stopped answering",
+        hint="is the control plane up? once it answers again, `kdiag cleanup` removes what was left")
+
+
+def _answers(cluster: Cluster, spec: Workload) -> bool:
+    """Does the API server still answer (whatever it says)? Asked before blaming --timeout."""
+    try:
+        cluster.request("GET", paths.pod(spec.namespace, spec.pod), timeout=5,
+                        what=f"get pods in namespace {spec.namespace}")
+    except KdiagError as exc:
+        return exc.status is not None
+    return True
 
 
 def _timed_out(cluster: Cluster, spec: Workload, state: State, running: bool) -> CannotProbeError:
+    if not _answers(cluster, spec):
+        return _lost(cluster, spec)
     verb = "finish" if running else "start"
     message = _with_events(cluster, spec, f"{spec.what} did not {verb} within {spec.timeout:g}s "
                                           f"(last state: {state.detail})")
     hint = ("raise --timeout" if running else
             f"is node {spec.node} Ready with a running kubelet? is the image slow to pull? raise --timeout")
-    return CannotProbeError(message, hint=hint)
+    return _Reported(message, hint=hint)
 
 
 def _get(cluster: Cluster, spec: Workload) -> dict[str, Any]:
@@ -123,14 +154,25 @@ def _get(cluster: Cluster, spec: Workload) -> dict[str, Any]:
             "GET", paths.pod(spec.namespace, spec.pod),
             what=f"get pods in namespace {spec.namespace}")
     except NotFoundError:
-        raise CannotProbeError(f"{spec.what} was deleted while it ran",
+        raise _Reported(f"{spec.what} was deleted while it ran",
                                hint="was `kdiag cleanup` run meanwhile?") from None
     return pod
 
 
 def wait_for_container(cluster: Cluster, spec: Workload, version: str, *, deadline: float,
                        say: Callable[[str], None]) -> Outcome:
-    """Watch the pod from `version` (the create/patch response) until the container has finished."""
+    """Watch the pod from `version` (the create/patch response) until the container has finished.
+    An API server that stops answering meanwhile is reported as lost, not as a slow workload."""
+    try:
+        return _watch(cluster, spec, version, deadline=deadline, say=say)
+    except CannotProbeError as exc:
+        if exc.status is None and not isinstance(exc, _Reported):
+            raise _lost(cluster, spec) from exc
+        raise
+
+
+def _watch(cluster: Cluster, spec: Workload, version: str, *, deadline: float,
+           say: Callable[[str], None]) -> Outcome:
     path = paths.pods(spec.namespace)
     state, running_at = State("waiting", "Pending"), 0.0
     while True:
@@ -152,7 +194,7 @@ def wait_for_container(cluster: Cluster, spec: Workload, version: str, *, deadli
             if kind == "ERROR":  # 410 Gone: the version is too old; start again from a fresh GET
                 obj = _get(cluster, spec)
             elif kind == "DELETED":
-                raise CannotProbeError(f"{spec.what} was deleted while it ran",
+                raise _Reported(f"{spec.what} was deleted while it ran",
                                        hint="was `kdiag cleanup` run meanwhile?")
             objects = [obj]
             version = str((obj.get("metadata") or {}).get("resourceVersion") or version)

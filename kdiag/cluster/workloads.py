@@ -122,7 +122,8 @@ def _rejected(exc: CannotProbeError, workload: Workload) -> CannotProbeError:
     if "violates PodSecurity" in exc.message:
         return PodSecurityRejected(exc.message, hint="the namespace enforces a Pod Security level; "
                                    "--engine unprivileged fits `restricted`")
-    if "exceeded quota" in exc.message or "LimitRange" in exc.message or "maximum" in exc.message:
+    if any(word in exc.message for word in ("exceeded quota", "status unknown for quota", "LimitRange",
+                                            "maximum")):
         needs = f" ({workload.resources})" if workload.resources else ""
         return CannotProbeError(exc.message, hint=f"the namespace's ResourceQuota/LimitRange leaves no room "
                                 f"for the {workload.noun}{needs}; free some, or use --probe-namespace")
