@@ -84,7 +84,7 @@ def nodes(
 
     env: Environment = ctx.obj
     cluster = Cluster(connection)
-    found = list_nodes(cluster, selector)
+    found = list_nodes(cluster, label_selector=selector)
     if names:
         known = {node.name for node in found}
         missing = [name for name in names if name not in known]

@@ -45,7 +45,7 @@ def list_pods(cluster: Cluster, query: PodQuery) -> list[PodInfo]:
     return pods
 
 
-def list_nodes(cluster: Cluster, label_selector: str = "") -> list[NodeInfo]:
+def list_nodes(cluster: Cluster, *, label_selector: str = "") -> list[NodeInfo]:
     query = {"labelSelector": label_selector} if label_selector else {}
     return parse_nodes(cluster.list_pages(paths.NODES, query=query, what="list nodes"))
 
@@ -63,13 +63,13 @@ def readable_nodes(cluster: Cluster, *, warn: Callable[[str], None], without: st
         return []
 
 
-def get_pod(cluster: Cluster, namespace: str, name: str) -> PodInfo:
+def get_pod(cluster: Cluster, *, namespace: str, name: str) -> PodInfo:
     return parse_pod(
         cluster.request("GET", paths.pod(namespace, name), what=f"get pod {namespace}/{name}")
     )
 
 
-def find_pod(cluster: Cluster, reference: str, default_namespace: str) -> PodInfo:
+def find_pod(cluster: Cluster, *, reference: str, default_namespace: str) -> PodInfo:
     """Resolve `name`, `ns/name` or a unique name prefix to one pod.
 
     No match and an ambiguous prefix are user errors that list the candidates.
@@ -81,7 +81,7 @@ def find_pod(cluster: Cluster, reference: str, default_namespace: str) -> PodInf
     if not name:
         raise UsageError(f"empty pod name in {reference!r}", hint="use NAME or NAMESPACE/NAME")
     try:
-        return get_pod(cluster, namespace, name)
+        return get_pod(cluster, namespace=namespace, name=name)
     except NotFoundError:
         pass
     cluster.ensure_namespace(namespace)

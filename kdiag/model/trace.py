@@ -1,5 +1,5 @@
 """A finished trace as plain data: both ends, the datapath, expected vs observed, the verdict, and how
-the probe ran. Built by kdiag.cluster.tracing, rendered by kdiag.render.trace; `document()` is the
+the probe ran. Built by kdiag.trace.run, rendered by kdiag.render.trace; `document()` is the
 `kind: Trace` output (docs/schema/trace.schema.json). Pure: no I/O.
 """
 

@@ -83,7 +83,7 @@ def _pod_with_ip(cluster: Cluster, ip: str, nodes: Mapping[str, NodeInfo]) -> tu
 
 def resolve_source(cluster: Cluster, reference: str, *, namespace: str) -> PodInfo:
     refuse_cidr(reference, "source")
-    src = find_pod(cluster, reference, namespace)
+    src = find_pod(cluster, reference=reference, default_namespace=namespace)
     _usable(src, "source")
     return src
 
@@ -95,7 +95,7 @@ def resolve_destination(cluster: Cluster, reference: str, *, namespace: str, sou
     if ip is not None:
         dst, is_pod = _pod_with_ip(cluster, ip, nodes)
     else:
-        dst, is_pod = find_pod(cluster, reference, namespace), True
+        dst, is_pod = find_pod(cluster, reference=reference, default_namespace=namespace), True
         _usable(dst, "destination")
     if is_pod and dst.key == source.key:
         raise UsageError(f"source and destination are the same pod {source.key}", hint="trace two pods")
