@@ -55,8 +55,11 @@ class Environment:
         self.stdout.write(text if text.endswith("\n") else text + "\n")
 
     def err(self, text: str) -> None:
-        self.stderr.write(text if text.endswith("\n") else text + "\n")
-        self.stderr.flush()
+        # stderr is the last resort: when it is gone (the terminal closed with SIGHUP) nothing can
+        # be told, and the failure must not replace what is being reported or cleaned up.
+        with contextlib.suppress(OSError):
+            self.stderr.write(text if text.endswith("\n") else text + "\n")
+            self.stderr.flush()
 
     def console(self) -> Console:
         from rich.console import Console

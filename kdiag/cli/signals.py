@@ -33,10 +33,10 @@ class Caught:
 
 
 @contextlib.contextmanager
-def interrupting() -> Iterator[Caught]:
-    """Within the block, the ending signals raise Interrupted; outside, their old handlers are back.
-    Off the main thread (where Python cannot set handlers) it changes nothing."""
-    caught = Caught()
+def interrupting(caught: Caught) -> Iterator[Caught]:
+    """Within the block, the ending signals raise Interrupted (and are noted in `caught`); outside,
+    their old handlers are back. Off the main thread (where Python cannot set handlers) it changes
+    nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield caught
         return

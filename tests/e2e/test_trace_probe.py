@@ -231,3 +231,32 @@ def test_probe_that_outlasts_the_timeout_is_stopped_and_deleted(lab: Lab) -> Non
     assert "did not finish within 1s" in result.stderr
     assert took < 5
     assert probe_pods(lab) == []
+
+
+def test_a_closed_terminal_leaves_no_probe_pod(lab: Lab) -> None:
+    """The real SIGHUP case: kdiag's terminal goes away (ssh dropped) while the spinner draws on it;
+    writes to it fail from then on. The probe pod is deleted all the same and kdiag exits 129."""
+    import os
+    import pty
+
+    net = DataplaneConfig.load(lab.paths).network()
+    watch = probe_pod_watch(lab)
+    master, slave = pty.openpty()
+    with faults.drop(net.pod_ns(f"default/{WORDPRESS}"), "tcp", 80):
+        proc = subprocess.Popen([sys.executable, "-m", "kdiag", "trace", HELLO_1, WORDPRESS,
+                                 f"--kubeconfig={lab.kubeconfig}"],
+                                stdin=slave, stdout=slave, stderr=slave, env={**os.environ, "TERM": "xterm"})
+        os.close(slave)
+        try:
+            appeared = wait_line(watch, 30)
+            os.close(master)  # the terminal is gone: the slave side now fails with EIO
+            proc.send_signal(signal.SIGHUP)
+            proc.wait(timeout=30)
+        finally:
+            watch.kill()
+            watch.wait()
+            if proc.poll() is None:
+                proc.kill()
+    assert appeared.startswith("pod/kdiag-probe-")
+    assert proc.returncode == 129
+    assert probe_pods(lab) == []
