@@ -8,8 +8,10 @@ bridge-vxlan lab up in a temporary directory and takes it down afterwards (needs
 Each run is the real command as a user types it (`python3 -m kdiag trace SRC DST -o json`, interpreter
 start-up included); its JSON gives the split between API work (resolve, detect, create/delete),
 probe pod start (created -> running) and probing (running -> result read). In the same run,
-`kubectl get pod SRC -o wide` is timed as the baseline for the ratio. Target: median total < 3 s;
-exits 1 if it is missed.
+`kubectl get pod SRC -o wide` is timed as the baseline for the ratio. Targets: median total < 3 s,
+and the wall time within 0.2 s of the trace's own Time line (`probe.durations.total`, what the
+text view prints as "Time:"): the rest is start-up (interpreter, imports, kubeconfig) and exit.
+Exits 1 if the first is missed; the second is reported (start-up is outside the trace's hands).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from kdiag_lab.paths import LabPaths  # noqa: E402
 
 SRC, DST = "hello-app-1-675b9f655c-8r76c", "hello-app-2-787d8656bb-dfl8c"
 TARGET_SECONDS = 3.0
+TIME_LINE_GAP_SECONDS = 0.2
 
 
 def timed(argv: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
@@ -57,7 +60,7 @@ def bench(paths: LabPaths, runs: int) -> int:
         base, base_proc = timed(baseline_argv)
         if base_proc.returncode != 0:
             raise SystemExit(f"kubectl failed: {base_proc.stderr.strip()}")
-        rows.append({"wall": wall, "kubectl": base, **durations})
+        rows.append({"wall": wall, "kubectl": base, "gap": wall - durations["total"], **durations})
 
     def median(key: str) -> float:
         return statistics.median(r[key] for r in rows)
@@ -74,6 +77,12 @@ def bench(paths: LabPaths, runs: int) -> int:
     print(f"  ratio trace / kubectl      {wall / base:6.1f}x")
     walls = [r["wall"] for r in rows]
     print(f"  min/max wall               {min(walls):.3f} / {max(walls):.3f} s")
+    gap = median("gap")
+    gaps = [r["gap"] for r in rows]
+    print(f"  wall - Time line           {gap:6.3f} s   (min/max {min(gaps):.3f} / {max(gaps):.3f}; "
+          "start-up, exit, anything the Time line leaves out)")
+    print(f"  target wall - Time line <= {TIME_LINE_GAP_SECONDS:g} s: "
+          f"{'met' if gap <= TIME_LINE_GAP_SECONDS else 'MISSED'}")
     ok = wall < TARGET_SECONDS
     print(f"  target < {TARGET_SECONDS:g} s: {'met' if ok else 'MISSED'}")
     return 0 if ok else 1

@@ -48,3 +48,14 @@ class CannotProbeError(KdiagError):
 
 class ConfigError(UsageError):
     """No or broken kubeconfig, unknown context."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A signal that ends kdiag (SIGINT, SIGTERM, SIGHUP, SIGQUIT), raised where the program is so that
+    every `finally` runs (probe pods are deleted) before the process exits 128 + `signum`.
+
+    A KeyboardInterrupt, so code that already cleans up on Ctrl-C does the same for the others."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum

@@ -7,6 +7,7 @@ import typer
 from kdiag.cli import options as opt
 from kdiag.cli.env import Environment
 from kdiag.cluster.client import ClusterOptions
+from kdiag.exitcodes import ExitCode
 
 
 @opt.connected(namespaced=True, all_namespaces=True)
@@ -17,7 +18,7 @@ def cleanup(
     ),
     *,
     connection: ClusterOptions,
-) -> None:
+) -> ExitCode:
     """Delete kdiag probe pods (label app.kubernetes.io/managed-by=kdiag) in a namespace, or all (-A)."""
     from kdiag.cluster.cleanup import cleanup as delete_probe_pods
     from kdiag.cluster.client import Cluster
@@ -36,3 +37,4 @@ def cleanup(
                 f"{', '.join(outcome.spared)} (--all deletes them too)")
     elif not outcome.deleted:
         env.err(f"No kdiag probe pods found in {scope} namespace." if scope else "No kdiag probe pods found.")
+    return ExitCode.OK

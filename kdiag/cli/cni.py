@@ -7,6 +7,7 @@ import typer
 from kdiag.cli import options as opt
 from kdiag.cli.env import Environment
 from kdiag.cluster.client import ClusterOptions
+from kdiag.exitcodes import ExitCode
 from kdiag.model.documents import datapath_document
 from kdiag.render import registry
 from kdiag.render.cni import datapath_text
@@ -20,7 +21,7 @@ def cni(
     output: str = opt.output_option(registry.choices(CNI_VIEWS, with_name=False), "text"),
     *,
     connection: ClusterOptions,
-) -> None:
+) -> ExitCode:
     """Detect the cluster's CNI and datapath (bridge or point-to-point, overlay, MTU) with its evidence."""
     from kdiag.cluster.client import Cluster
     from kdiag.cluster.detection import detect_datapath
@@ -28,8 +29,10 @@ def cni(
 
     env: Environment = ctx.obj
     cluster = Cluster(connection)
-    nodes = readable_nodes(cluster, lambda m: env.err(f"warning: {m}"), "node annotations are not used")
+    nodes = readable_nodes(cluster, warn=lambda m: env.err(f"warning: {m}"),
+                           without="node annotations are not used")
     datapath = detect_datapath(cluster, nodes)
     view = registry.View(document=lambda: datapath_document(datapath),
                          texts={"text": lambda: datapath_text(datapath)})
     registry.render(view, output, env.stdout)
+    return ExitCode.OK

@@ -39,15 +39,16 @@ def names(options: ClusterOptions, path: str, incomplete: str) -> list[str]:
 def pods(options: ClusterOptions, incomplete: str) -> list[str]:
     """Pod names in the chosen namespace; `ns/` prefixes complete across namespaces."""
     try:
+        from kdiag.cluster import paths
         from kdiag.cluster.client import Cluster
         from kdiag.cluster.inventory import list_names
 
         cluster = Cluster(_bounded(options))
         if "/" in incomplete:
             namespace, _, prefix = incomplete.partition("/")
-            found = list_names(cluster, f"/api/v1/namespaces/{namespace}/pods")
+            found = list_names(cluster, paths.pods(namespace))
             return [f"{namespace}/{n}" for n in found if n.startswith(prefix)]
-        found = list_names(cluster, f"/api/v1/namespaces/{cluster.namespace}/pods")
+        found = list_names(cluster, paths.pods(cluster.namespace))
         return [n for n in found if n.startswith(incomplete)]
     except Exception:
         return []

@@ -6,6 +6,7 @@ import typer
 
 from kdiag.cli.env import Environment
 from kdiag.errors import UsageError
+from kdiag.exitcodes import ExitCode
 
 SHELLS = ("bash", "zsh", "fish")
 
@@ -23,9 +24,10 @@ def completion_script(shell: str) -> str:
 def completion(
     ctx: typer.Context,
     shell: str = typer.Argument(..., help="bash, zsh or fish.", autocompletion=lambda: list(SHELLS)),
-) -> None:
+) -> ExitCode:
     """Print the shell completion script, e.g. `source <(kdiag completion bash)`."""
     env: Environment = ctx.obj
     if shell not in SHELLS:
         raise UsageError(f"unsupported shell {shell!r}", hint=f"choose one of {', '.join(SHELLS)}")
     env.out(completion_script(shell))
+    return ExitCode.OK

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -17,8 +18,9 @@ import typer
 
 from kdiag import __version__
 from kdiag.cli.env import Environment
-from kdiag.errors import KdiagError
-from kdiag.exitcodes import ExitCode
+from kdiag.cli.signals import Caught, interrupting
+from kdiag.errors import Interrupted, KdiagError
+from kdiag.exitcodes import ExitCode, exit_for_signal
 
 COMPLETE_VAR = "_KDIAG_COMPLETE"
 HELP = (
@@ -116,7 +118,10 @@ def _move_verbose_first(args: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
-    """Run kdiag with `argv`; returns the exit code instead of exiting (tests call this)."""
+    """Run kdiag with `argv`; returns the exit code instead of exiting (tests call this).
+
+    Ctrl-C, SIGTERM, SIGHUP and SIGQUIT unwind the command (its cleanup runs) and return
+    128 + the signal's number, as a death by that signal would show in `$?`."""
     args = list(sys.argv[1:] if argv is None else argv)
     env = env or Environment()
     env.verbose = _wants_verbose(args)
@@ -133,35 +138,59 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     from kdiag.cli import fastparams
 
     command = fastparams.install(typer.main.get_command(app), recurse=False)
+    caught = Caught()
+    code = _dispatch(command, args, env, caught)
+    # A signal ends the command with 128 + its number whatever it unwound into on the way: typer's
+    # Exit(130), or an error from writing to a terminal that went away with SIGHUP.
+    return _interrupted(env, caught.signum) if caught.signum is not None else code
+
+
+def _dispatch(command: Any, args: list[str], env: Environment, caught: Caught) -> int:
     try:
         # Help, version and usage text are printed by typer to sys.stdout/sys.stderr: point those
         # at the environment's streams so that they, too, go where the caller wants them.
-        with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
+        with interrupting(caught), contextlib.redirect_stdout(env.stdout), \
+                contextlib.redirect_stderr(env.stderr):
             result = command.main(args=args, prog_name="kdiag", standalone_mode=False, obj=env)
         return int(result) if isinstance(result, int) else ExitCode.OK
-    except KdiagError as exc:
+    except (typer.Abort, KeyboardInterrupt) as exc:  # Ctrl-C while parsing, or a signal just after
+        if caught.signum is None:
+            caught.signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        return ExitCode.INTERRUPTED
+    except Exception as exc:
+        if caught.signum is not None:
+            return ExitCode.INTERRUPTED  # an error while unwinding from the signal: the signal counts
+        return _report(env, exc)
+
+
+def _report(env: Environment, exc: Exception) -> int:
+    if isinstance(exc, KdiagError):
         if env.verbose:
             traceback.print_exc(file=env.stderr)
         env.err(f"error: {exc.one_line()}")
         return int(exc.exit_code)
-    except typer.TyperException as exc:  # bad flags and arguments (typer's own click)
+    if isinstance(exc, typer.TyperException):  # bad flags and arguments (typer's own click)
         show = getattr(exc, "show", None)
         if show is not None:
             show(file=env.stderr)
         else:
             env.err(f"error: {exc}")
         return ExitCode.USAGE
-    except typer.Exit as exc:
+    if isinstance(exc, typer.Exit):
         return int(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        env.err("interrupted")
-        return 130
-    except Exception as exc:  # a bug in kdiag: one line by default, the traceback with -v
-        if env.verbose:
-            traceback.print_exc(file=env.stderr)
-        env.err(f"error: internal error: {type(exc).__name__}: {exc} (rerun with -v for the traceback "
-                "and please report it)")
-        return ExitCode.CANNOT_PROBE
+    # A bug in kdiag: one line by default, the traceback with -v.
+    if env.verbose:
+        traceback.print_exc(file=env.stderr)
+    env.err(f"error: internal error: {type(exc).__name__}: {exc} (rerun with -v for the traceback "
+            "and please report it)")
+    return ExitCode.CANNOT_PROBE
+
+
+def _interrupted(env: Environment, signum: int) -> int:
+    """128 + the signal's number (Ctrl-C 130, SIGTERM 143, SIGHUP 129, SIGQUIT 131)."""
+    with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+        env.err("interrupted" if signum == signal.SIGINT else f"interrupted by {signal.Signals(signum).name}")
+    return ExitCode.INTERRUPTED if signum == signal.SIGINT else exit_for_signal(signum)
 
 
 def run() -> None:

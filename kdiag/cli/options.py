@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar, cast
 
 import typer
 
+from kdiag.cluster import paths
 from kdiag.cluster.client import ClusterOptions
 from kdiag.errors import UsageError
 
@@ -39,7 +40,7 @@ def complete_contexts(ctx: typer.Context, incomplete: str) -> list[str]:
 def complete_namespaces(ctx: typer.Context, incomplete: str) -> list[str]:
     from kdiag.cli import completion
 
-    return completion.names(_params(ctx), "/api/v1/namespaces", incomplete)
+    return completion.names(_params(ctx), paths.NAMESPACES, incomplete)
 
 
 def complete_pods(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -51,7 +52,7 @@ def complete_pods(ctx: typer.Context, incomplete: str) -> list[str]:
 def complete_nodes(ctx: typer.Context, incomplete: str) -> list[str]:
     from kdiag.cli import completion
 
-    return completion.names(_params(ctx), "/api/v1/nodes", incomplete)
+    return completion.names(_params(ctx), paths.NODES, incomplete)
 
 
 Kubeconfig = Annotated[

@@ -7,6 +7,7 @@ import typer
 from kdiag.cli import options as opt
 from kdiag.cli.env import Environment
 from kdiag.cluster.client import ClusterOptions
+from kdiag.exitcodes import ExitCode
 from kdiag.render import registry
 
 PAIR_VIEWS = ("summary",)
@@ -22,7 +23,7 @@ def pairs(
     field_selector: opt.FieldSelector = "",
     *,
     connection: ClusterOptions,
-) -> None:
+) -> ExitCode:
     """Classify pod pairs: counts per class and a node x node matrix (O(pods)); --list prints pairs."""
     from kdiag.cluster.client import Cluster
     from kdiag.cluster.inventory import PodQuery, list_pods
@@ -51,3 +52,4 @@ def pairs(
     registry.render(view, output, env.stdout)
     if list_pairs and cap is not None and summary.pairs > cap:
         env.err(f"listed {cap} of {summary.pairs} pairs (--limit 0 lists all)")
+    return ExitCode.OK

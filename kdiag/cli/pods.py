@@ -11,6 +11,7 @@ from kdiag.cli import options as opt
 from kdiag.cli.env import Environment
 from kdiag.cluster.client import ClusterOptions
 from kdiag.errors import UsageError
+from kdiag.exitcodes import ExitCode
 from kdiag.model.objects import NodeInfo
 from kdiag.render import registry
 
@@ -29,7 +30,7 @@ def pods(
     field_selector: opt.FieldSelector = "",
     *,
     connection: ClusterOptions,
-) -> None:
+) -> ExitCode:
     """List pods like `kubectl get pods -o wide`; `-o net` shows IPs, node IPs, pod CIDRs and ports."""
     from kdiag.cluster.client import Cluster
     from kdiag.cluster.inventory import PodQuery, get_pods, list_pods, readable_nodes
@@ -45,17 +46,17 @@ def pods(
                              hint="drop -A, or pass -n NAMESPACE")
         if selector or field_selector:
             raise UsageError("pod names and selectors cannot be combined", hint="give one or the other")
-        found = get_pods(cluster, scope, names)
+        found = get_pods(cluster, namespace=scope, names=names)
     else:
         found = list_pods(cluster, PodQuery(scope, selector, field_selector))
     if not found and output not in ("json", "yaml"):
         env.err(f"No resources found in {scope} namespace." if scope else "No resources found")
-        return
+        return ExitCode.OK
     now = datetime.now(timezone.utc)
 
     def nodes_by_name() -> dict[str, NodeInfo]:
-        nodes = readable_nodes(cluster, lambda m: env.err(f"warning: {m}"),
-                               "node IPs come from status.hostIP, pod CIDRs are unknown")
+        nodes = readable_nodes(cluster, warn=lambda m: env.err(f"warning: {m}"),
+                               without="node IPs come from status.hostIP, pod CIDRs are unknown")
         return {node.name: node for node in nodes}
 
     def document() -> dict[str, object]:
@@ -75,6 +76,7 @@ def pods(
         },
     )
     registry.render(view, output, env.stdout)
+    return ExitCode.OK
 
 
 @opt.connected(namespaced=False, all_namespaces=False)
@@ -86,7 +88,7 @@ def nodes(
     selector: opt.Selector = "",
     *,
     connection: ClusterOptions,
-) -> None:
+) -> ExitCode:
     """List nodes with their internal IPs, pod CIDRs and pod counts."""
     from kdiag.cluster.client import Cluster
     from kdiag.cluster.inventory import PodQuery, list_nodes, list_pods
@@ -98,7 +100,7 @@ def nodes(
 
     env: Environment = ctx.obj
     cluster = Cluster(connection)
-    found = list_nodes(cluster, selector)
+    found = list_nodes(cluster, label_selector=selector)
     if names:
         known = {node.name for node in found}
         missing = [name for name in names if name not in known]
@@ -107,10 +109,11 @@ def nodes(
         found = [node for node in found if node.name in names]
     if not found and output not in ("json", "yaml"):
         env.err("No resources found")
-        return
+        return ExitCode.OK
     counts = pods_per_node(list_pods(cluster, PodQuery(None)))
     view = registry.View(
         document=lambda: node_list_document(found, counts),
         texts={"wide": lambda: format_table(NODE_HEADER, node_rows(found, counts))},
     )
     registry.render(view, output, env.stdout)
+    return ExitCode.OK

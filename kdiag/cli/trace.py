@@ -1,14 +1,13 @@
 """`kdiag trace SRC DST`: the expected path for a pod pair, a probe from SRC, and a verdict.
 
 Exit codes: 0 the path works as expected (status ok), 1 a connectivity problem was found (status
-problem), 3 nothing could be measured (status inconclusive) or the probe could not run; 2 bad input.
+problem), 3 nothing could be measured (status inconclusive) or the probe could not run; 2 bad input;
+128 + the signal's number when a signal ended it (the probe pod is deleted first).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Callable, Iterator
 
 import typer
 
@@ -16,28 +15,10 @@ from kdiag.cli import options as opt
 from kdiag.cli.env import Environment
 from kdiag.cluster.client import ClusterOptions
 from kdiag.defaults import PROBE_IMAGE
-from kdiag.exitcodes import ExitCode
+from kdiag.exitcodes import ExitCode, exit_for_verdict
 from kdiag.render import registry
 
 TRACE_VIEWS = ("text",)
-EXIT_FOR_STATUS = {"ok": ExitCode.OK, "problem": ExitCode.PROBLEM, "inconclusive": ExitCode.CANNOT_PROBE}
-
-
-@contextlib.contextmanager
-def progress(env: Environment) -> Iterator[tuple[Callable[[str], None], Callable[[str], None]]]:
-    """(say, warn): a spinner on a terminal's stderr; plain lines with -v otherwise; never stdout."""
-    if env.stderr_is_tty:
-        console = env.err_console()
-        with console.status("starting", spinner="dots") as status:
-            yield (lambda message: status.update(message),
-                   lambda message: console.print(f"warning: {message}", style="yellow", highlight=False))
-        return
-
-    def say(message: str) -> None:
-        if env.verbose:
-            env.err(f"kdiag: {message}")
-
-    yield say, lambda message: env.err(f"warning: {message}")
 
 
 @opt.connected(namespaced=True, all_namespaces=False)
@@ -70,14 +51,15 @@ def trace(
     output: str = opt.output_option(registry.choices(TRACE_VIEWS, with_name=False), "text"),
     *,
     connection: ClusterOptions,
-) -> int:
+) -> ExitCode:
     """Trace SRC -> DST: the path packets should take, what a probe saw, and where they differ."""
     from kdiag.cluster.client import Cluster
-    from kdiag.cluster.probes import DEFAULT_IMAGE, IMAGE_ENV
-    from kdiag.cluster.tracing import TraceRequest, validate
-    from kdiag.cluster.tracing import trace as run_trace
+    from kdiag.cluster.probepods import DEFAULT_IMAGE, IMAGE_ENV
+    from kdiag.cluster.workloads import deleting_in_background
     from kdiag.errors import UsageError
     from kdiag.render.trace import trace_text
+    from kdiag.trace.request import TraceRequest
+    from kdiag.trace.run import trace as run_trace
 
     env: Environment = ctx.obj
     seconds = opt.parse_duration(timeout, "--timeout")
@@ -89,11 +71,12 @@ def trace(
         image=image or os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE, mode=mode, engine=engine,
         probe_namespace=probe_namespace,
     )
-    validate(request)
     cluster = Cluster(connection)
-    with progress(env) as (say, warn):
-        result = run_trace(cluster, request, say=say, warn=warn)
-    view = registry.View(document=result.document,
-                         texts={"text": lambda: trace_text(result, color=env.color)})
-    registry.render(view, output, env.stdout)
-    return int(EXIT_FOR_STATUS[result.verdict.status])
+    # The probe pod's deletion is sent when its result is in and answered while the verdict is drawn.
+    with deleting_in_background() as deletions:
+        with env.progress() as (say, warn):
+            result = run_trace(cluster, request, say=say, warn=warn, deletions=deletions)
+        view = registry.View(document=result.document,
+                             texts={"text": lambda: trace_text(result, color=env.color)})
+        registry.render(view, output, env.stdout)
+    return exit_for_verdict(result.verdict.status)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote
 
+from kdiag.cluster import paths
 from kdiag.cluster.client import Cluster
 from kdiag.cluster.parse import parse_time
-from kdiag.cluster.probes import PROBE_SELECTOR, delete_pod
+from kdiag.cluster.probepods import PROBE_SELECTOR
+from kdiag.cluster.workloads import delete_pod
 
 
 @dataclass(frozen=True)
@@ -33,16 +34,17 @@ def _may_be_in_use(pod: dict[str, Any], now: datetime) -> bool:
 def cleanup(cluster: Cluster, namespace: str | None, *, include_running: bool = False) -> Cleanup:
     """Delete kdiag probe pods in `namespace` (None: all namespaces); those a running trace may
     still use only with `include_running`."""
-    path = f"/api/v1/namespaces/{quote(namespace)}/pods" if namespace else "/api/v1/pods"
     where = f"in namespace {namespace}" if namespace else "in all namespaces"
     now = datetime.now(timezone.utc)
     deleted: list[str] = []
     spared: list[str] = []
-    for pod in cluster.list_pages(path, query={"labelSelector": PROBE_SELECTOR}, what=f"list pods {where}"):
+    listing = cluster.list_pages(paths.pods(namespace), query={"labelSelector": PROBE_SELECTOR},
+                                 what=f"list pods {where}")
+    for pod in listing:
         ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
         if not include_running and _may_be_in_use(pod, now):
             spared.append(f"{ns}/{name}")
             continue
-        delete_pod(cluster, ns, name)
+        delete_pod(cluster, namespace=ns, name=name)
         deleted.append(f"{ns}/{name}")
     return Cleanup(tuple(deleted), tuple(spared))

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from kdiag import __version__
-from kdiag.cluster import kubeconfig
+from kdiag.cluster import kubeconfig, paths
 from kdiag.cluster.kubeconfig import NO_KUBECONFIG_HINT, Endpoint, kubeconfig_files
 from kdiag.cluster.library_auth import library_auth_headers
 from kdiag.errors import CannotProbeError, ConfigError, KdiagError, NotFoundError, UsageError
@@ -200,7 +200,7 @@ class Cluster:
         here says nothing about existence, so it passes (the caller's own request decides).
         """
         try:
-            self.request("GET", f"/api/v1/namespaces/{quote(namespace)}", what=f"get namespace {namespace}")
+            self.request("GET", paths.namespace(namespace), what=f"get namespace {namespace}")
         except NotFoundError:
             raise NotFoundError(
                 f'namespace "{namespace}" not found', hint="list namespaces with `kubectl get ns`"

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
-from urllib.parse import quote
 
+from kdiag.cluster import paths
 from kdiag.cluster.client import Cluster
 from kdiag.cluster.cni import detect
 from kdiag.errors import CannotProbeError, NotFoundError
@@ -56,7 +56,7 @@ def detect_datapath(cluster: Cluster, nodes: Iterable[NodeInfo]) -> Datapath:
                              for d in daemonsets if _looks_like_cni(d)} - {""})
     configmaps: list[dict[str, Any]] = []
     for ns in cni_namespaces:
-        configmaps += _list(cluster, f"/api/v1/namespaces/{quote(ns)}/configmaps",
+        configmaps += _list(cluster, paths.namespaced(ns, "configmaps"),
                             f"list configmaps in namespace {ns}", notes)
     calico = any("calico" in str((d.get("metadata") or {}).get("name", "")) for d in daemonsets) or any(
         k.startswith("projectcalico.org/") for n in nodes for k in n.annotations)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import quote
 
+from kdiag.cluster import paths
 from kdiag.cluster.client import Cluster
 from kdiag.cluster.parse import parse_nodes, parse_pod, parse_pods
 from kdiag.errors import CannotProbeError, NotFoundError, UsageError
@@ -21,10 +21,6 @@ class PodQuery:
     namespace: str | None  # None: all namespaces
     label_selector: str = ""
     field_selector: str = ""
-
-
-def _pods_path(namespace: str | None) -> str:
-    return f"/api/v1/namespaces/{quote(namespace)}/pods" if namespace else "/api/v1/pods"
 
 
 def _query(query: PodQuery) -> dict[str, str]:
@@ -43,18 +39,18 @@ def _what(query: PodQuery) -> str:
 
 def list_pods(cluster: Cluster, query: PodQuery) -> list[PodInfo]:
     """Pods matching the query, in the API's order (namespace, then name), as kubectl prints."""
-    pods = parse_pods(cluster.list_pages(_pods_path(query.namespace), query=_query(query), what=_what(query)))
+    pods = parse_pods(cluster.list_pages(paths.pods(query.namespace), query=_query(query), what=_what(query)))
     if not pods and query.namespace:
         cluster.ensure_namespace(query.namespace)  # empty because it does not exist?
     return pods
 
 
-def list_nodes(cluster: Cluster, label_selector: str = "") -> list[NodeInfo]:
+def list_nodes(cluster: Cluster, *, label_selector: str = "") -> list[NodeInfo]:
     query = {"labelSelector": label_selector} if label_selector else {}
-    return parse_nodes(cluster.list_pages("/api/v1/nodes", query=query, what="list nodes"))
+    return parse_nodes(cluster.list_pages(paths.NODES, query=query, what="list nodes"))
 
 
-def readable_nodes(cluster: Cluster, warn: Callable[[str], None], without: str) -> list[NodeInfo]:
+def readable_nodes(cluster: Cluster, *, warn: Callable[[str], None], without: str) -> list[NodeInfo]:
     """All nodes, or none with a warning when RBAC forbids listing them (roles such as `view` are
     namespaced): node addresses and podCIDRs enrich kdiag's views, they are not essential.
     `without` says what the user loses, e.g. "node IPs come from status.hostIP"."""
@@ -67,18 +63,18 @@ def readable_nodes(cluster: Cluster, warn: Callable[[str], None], without: str) 
         return []
 
 
-def get_pod(cluster: Cluster, namespace: str, name: str) -> PodInfo:
+def get_pod(cluster: Cluster, *, namespace: str, name: str) -> PodInfo:
     return parse_pod(
-        cluster.request("GET", f"{_pods_path(namespace)}/{quote(name)}", what=f"get pod {namespace}/{name}")
+        cluster.request("GET", paths.pod(namespace, name), what=f"get pod {namespace}/{name}")
     )
 
 
-def get_pods(cluster: Cluster, namespace: str, names: list[str]) -> list[PodInfo]:
+def get_pods(cluster: Cluster, *, namespace: str, names: list[str]) -> list[PodInfo]:
     """Named pods in the order given (as `kubectl get pods A B`); the first missing one is an error."""
     found = []
     for name in dict.fromkeys(names):
         try:
-            found.append(get_pod(cluster, namespace, name))
+            found.append(get_pod(cluster, namespace=namespace, name=name))
         except NotFoundError:
             cluster.ensure_namespace(namespace)
             raise NotFoundError(f'pods "{name}" not found in namespace "{namespace}"',
@@ -86,7 +82,7 @@ def get_pods(cluster: Cluster, namespace: str, names: list[str]) -> list[PodInfo
     return found
 
 
-def find_pod(cluster: Cluster, reference: str, default_namespace: str) -> PodInfo:
+def find_pod(cluster: Cluster, *, reference: str, default_namespace: str) -> PodInfo:
     """Resolve `name`, `ns/name` or a unique name prefix to one pod.
 
     No match and an ambiguous prefix are user errors that list the candidates.
@@ -98,7 +94,7 @@ def find_pod(cluster: Cluster, reference: str, default_namespace: str) -> PodInf
     if not name:
         raise UsageError(f"empty pod name in {reference!r}", hint="use NAME or NAMESPACE/NAME")
     try:
-        return get_pod(cluster, namespace, name)
+        return get_pod(cluster, namespace=namespace, name=name)
     except NotFoundError:
         pass
     cluster.ensure_namespace(namespace)

@@ -58,7 +58,7 @@ def resolve(cluster: Cluster, reference: str, default_namespace: str, notes: lis
     """A pod by name (as `kdiag trace`), or by IP: the pod holding it, else the bare address."""
     address = _address(reference)
     if address is None:
-        return Endpoint.of(find_pod(cluster, reference, default_namespace))
+        return Endpoint.of(find_pod(cluster, reference=reference, default_namespace=default_namespace))
     query = PodQuery(None, field_selector=f"status.podIP={address}")
     try:
         holders = list_pods(cluster, query)

@@ -1,4 +1,4 @@
-"""Waiting for a probe container by watching its pod (never polling), and saying why it never ran.
+"""Waiting for a workload's container by watching its pod (never polling), and saying why it never ran.
 
 A container that will not start without someone changing something (the image cannot be pulled,
 the kubelet refused the pod, it is unschedulable) ends the wait at once with the reason from the
@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
+from kdiag.cluster import paths
 from kdiag.cluster.client import Cluster
 from kdiag.errors import CannotProbeError, KdiagError, NotFoundError
 
 if TYPE_CHECKING:
-    from kdiag.cluster.probes import ProbeSpec
+    from kdiag.cluster.workloads import Workload
 
 # Waiting reasons after which the container does not start by itself (restartPolicy Never).
 STUCK_REASONS = frozenset({
@@ -29,6 +29,11 @@ STUCK_REASONS = frozenset({
 })
 IMAGE_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
                            "RegistryUnavailable"})
+
+
+class _Reported(CannotProbeError):
+    """What this module found out about the workload (stuck, timed out, deleted, the API lost): passed
+    on as it is, while a failed request without an answer means the API server was lost."""
 
 
 @dataclass(frozen=True)
@@ -44,12 +49,13 @@ class State:
     detail: str
     reason: str = ""
     exit_code: int | None = None
+    message: str = ""  # the waiting reason's message, as the kubelet wrote it
 
 
-def assess(pod: dict[str, Any], spec: ProbeSpec) -> State:
+def assess(pod: dict[str, Any], spec: Workload) -> State:
     """Where the probe container stands, from one pod object."""
     status = pod.get("status") or {}
-    key = "ephemeralContainerStatuses" if spec.mode == "ephemeral" else "containerStatuses"
+    key = "ephemeralContainerStatuses" if spec.ephemeral else "containerStatuses"
     cs: dict[str, Any] = next((c for c in status.get(key) or [] if c.get("name") == spec.container), {})
     state = cs.get("state") or {}
     if "terminated" in state:
@@ -62,8 +68,8 @@ def assess(pod: dict[str, Any], spec: ProbeSpec) -> State:
     waiting = state.get("waiting") or {}
     reason, message = str(waiting.get("reason", "")), str(waiting.get("message", ""))
     if reason in STUCK_REASONS:
-        return State("stuck", f"{reason}: {message}" if message else reason, reason)
-    if spec.mode == "pod":
+        return State("stuck", f"{reason}: {message}" if message else reason, reason, message=message)
+    if not spec.ephemeral:
         phase = str(status.get("phase", ""))
         if phase in ("Failed", "Succeeded"):
             why = ": ".join(x for x in (status.get("reason"), status.get("message")) if x)
@@ -77,67 +83,97 @@ def assess(pod: dict[str, Any], spec: ProbeSpec) -> State:
     return State("waiting", reason or "waiting", reason)
 
 
-def warning_events(cluster: Cluster, spec: ProbeSpec, limit: int = 3) -> list[str]:
+def warning_events(cluster: Cluster, spec: Workload, limit: int = 3) -> list[str]:
     """The newest Warning events of the probe pod (its container in ephemeral mode), best effort."""
     query = {"fieldSelector": f"involvedObject.kind=Pod,involvedObject.name={spec.pod}"}
     try:
-        listing = cluster.request("GET", f"/api/v1/namespaces/{quote(spec.namespace)}/events", query=query,
+        listing = cluster.request("GET", paths.namespaced(spec.namespace, "events"), query=query,
                                   what=f"list events in namespace {spec.namespace}", timeout=5)
     except KdiagError:
         return []
     items = [e for e in listing.get("items") or [] if e.get("type") == "Warning"]
-    if spec.mode == "ephemeral":
+    if spec.ephemeral:
         items = [e for e in items if spec.container in str((e.get("involvedObject") or {}).get("fieldPath"))]
     items.sort(key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
     seen = list(dict.fromkeys(f"{e.get('reason', '')}: {e.get('message', '')}" for e in items))
     return seen[-limit:]
 
 
-def _what(spec: ProbeSpec) -> str:
-    if spec.mode == "ephemeral":
-        return f"ephemeral container {spec.container} in {spec.namespace}/{spec.pod}"
-    return f"probe pod {spec.namespace}/{spec.pod}"
-
-
-def _with_events(cluster: Cluster, spec: ProbeSpec, message: str) -> str:
+def _with_events(cluster: Cluster, spec: Workload, message: str) -> str:
     events = warning_events(cluster, spec)
     return message + (f"; events: {' | '.join(events)}" if events else "")
 
 
-def _stuck(cluster: Cluster, spec: ProbeSpec, state: State) -> CannotProbeError:
-    message = _with_events(cluster, spec, f"{_what(spec)} cannot start on {spec.node}: {state.detail}")
+def root_cause(message: str, limit: int = 100) -> str:
+    """The innermost part of a wrapped error ("failed to pull ...: failed to resolve ...: not found"
+    -> "not found"), cut to `limit` characters: the outer parts repeat the image name."""
+    cause = message.rsplit(": ", 1)[-1].strip()
+    return cause if len(cause) <= limit else cause[: limit - 3] + "..."
+
+
+def _stuck(cluster: Cluster, spec: Workload, state: State) -> CannotProbeError:
     if state.reason in IMAGE_REASONS:
-        hint = (f"the node cannot pull {spec.image}: name an image it can pull (with python3 3.8+) "
-                "with --image or KDIAG_PROBE_IMAGE")
-    else:
-        hint = f"kubectl describe pod -n {spec.namespace} {spec.pod}"
-    return CannotProbeError(message, hint=hint)
+        # The kubelet's message and its events say the same long sentence several times: one line.
+        cause = f"{state.reason}: {root_cause(state.message)}" if state.message else state.reason
+        return _Reported(f"{spec.what} on {spec.node} cannot pull image {spec.image} ({cause})",
+                         hint="--image or KDIAG_PROBE_IMAGE: an image the node can pull, with python3")
+    message = _with_events(cluster, spec, f"{spec.what} cannot start on {spec.node}: {state.detail}")
+    return _Reported(message, hint=f"kubectl describe pod -n {spec.namespace} {spec.pod}")
 
 
-def _timed_out(cluster: Cluster, spec: ProbeSpec, state: State, running: bool) -> CannotProbeError:
+def _lost(cluster: Cluster, spec: Workload) -> CannotProbeError:
+    return _Reported(
+        f"lost the API server {cluster.server} while {spec.what} ran: it stopped answering",
+        hint="is the control plane up? once it answers again, `kdiag cleanup` removes what was left")
+
+
+def _answers(cluster: Cluster, spec: Workload) -> bool:
+    """Does the API server still answer (whatever it says)? Asked before blaming --timeout."""
+    try:
+        cluster.request("GET", paths.pod(spec.namespace, spec.pod), timeout=5,
+                        what=f"get pods in namespace {spec.namespace}")
+    except KdiagError as exc:
+        return exc.status is not None
+    return True
+
+
+def _timed_out(cluster: Cluster, spec: Workload, state: State, running: bool) -> CannotProbeError:
+    if not _answers(cluster, spec):
+        return _lost(cluster, spec)
     verb = "finish" if running else "start"
-    message = _with_events(cluster, spec, f"{_what(spec)} did not {verb} within {spec.timeout:g}s "
+    message = _with_events(cluster, spec, f"{spec.what} did not {verb} within {spec.timeout:g}s "
                                           f"(last state: {state.detail})")
     hint = ("raise --timeout" if running else
             f"is node {spec.node} Ready with a running kubelet? is the image slow to pull? raise --timeout")
-    return CannotProbeError(message, hint=hint)
+    return _Reported(message, hint=hint)
 
 
-def _get(cluster: Cluster, spec: ProbeSpec) -> dict[str, Any]:
+def _get(cluster: Cluster, spec: Workload) -> dict[str, Any]:
     try:
         pod: dict[str, Any] = cluster.request(
-            "GET", f"/api/v1/namespaces/{quote(spec.namespace)}/pods/{quote(spec.pod)}",
+            "GET", paths.pod(spec.namespace, spec.pod),
             what=f"get pods in namespace {spec.namespace}")
     except NotFoundError:
-        raise CannotProbeError(f"{_what(spec)} was deleted while it ran",
+        raise _Reported(f"{spec.what} was deleted while it ran",
                                hint="was `kdiag cleanup` run meanwhile?") from None
     return pod
 
 
-def wait_for_container(cluster: Cluster, spec: ProbeSpec, version: str, *, deadline: float,
+def wait_for_container(cluster: Cluster, spec: Workload, version: str, *, deadline: float,
                        say: Callable[[str], None]) -> Outcome:
-    """Watch the pod from `version` (the create/patch response) until the container has finished."""
-    path = f"/api/v1/namespaces/{quote(spec.namespace)}/pods"
+    """Watch the pod from `version` (the create/patch response) until the container has finished.
+    An API server that stops answering meanwhile is reported as lost, not as a slow workload."""
+    try:
+        return _watch(cluster, spec, version, deadline=deadline, say=say)
+    except CannotProbeError as exc:
+        if exc.status is None and not isinstance(exc, _Reported):
+            raise _lost(cluster, spec) from exc
+        raise
+
+
+def _watch(cluster: Cluster, spec: Workload, version: str, *, deadline: float,
+           say: Callable[[str], None]) -> Outcome:
+    path = paths.pods(spec.namespace)
     state, running_at = State("waiting", "Pending"), 0.0
     while True:
         remaining = deadline - time.monotonic()
@@ -158,7 +194,7 @@ def wait_for_container(cluster: Cluster, spec: ProbeSpec, version: str, *, deadl
             if kind == "ERROR":  # 410 Gone: the version is too old; start again from a fresh GET
                 obj = _get(cluster, spec)
             elif kind == "DELETED":
-                raise CannotProbeError(f"{_what(spec)} was deleted while it ran",
+                raise _Reported(f"{spec.what} was deleted while it ran",
                                        hint="was `kdiag cleanup` run meanwhile?")
             objects = [obj]
             version = str((obj.get("metadata") or {}).get("resourceVersion") or version)

@@ -1,5 +1,5 @@
 """A finished trace as plain data: both ends, the datapath, the expected path with what was observed
-at each hop, the verdict, and how the probe ran. Built by kdiag.cluster.tracing, rendered by
+at each hop, the verdict, and how the probe ran. Built by kdiag.trace.run, rendered by
 kdiag.render.trace; `document()` is the `kind: Trace` output (docs/schema/trace.schema.json). Pure: no I/O.
 """
 

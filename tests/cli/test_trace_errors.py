@@ -27,6 +27,10 @@ def _usage_error(result: Any, *needles: str) -> None:
     (["--timeout", "0"], "--timeout must be more than 0"),
     (["--timeout", "soon"], "invalid --timeout 'soon'"),
     (["--mode", "ephemeral", "--probe-namespace", "x"], "--probe-namespace does not apply"),
+    # A deadline the API would refuse as activeDeadlineSeconds is refused here, before any request.
+    (["--timeout", "99999999999999h"], "--timeout 3.6e+17s is too long"),
+    # kubectl refuses flags that cannot work together; ICMP has no ports.
+    (["--proto", "icmp", "--port", "80"], "--port 80 does not apply to --proto icmp"),
 ])
 def test_bad_flags_need_no_cluster(flags: list[str], needle: str, tmp_path: Any) -> None:
     missing = tmp_path / "no-kubeconfig"

@@ -106,8 +106,12 @@ def test_viewer_cannot_probe_and_no_pod_is_created(lab: Lab) -> None:
     assert events == []
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_interrupt_while_probing_deletes_the_probe_pod(lab: Lab, sig: signal.Signals) -> None:
+@pytest.mark.parametrize(("sig", "code"), [
+    (signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGQUIT, 131),
+], ids=["ctrl-c", "sigterm", "sighup", "sigquit"])
+def test_interrupt_while_probing_deletes_the_probe_pod(lab: Lab, sig: signal.Signals, code: int) -> None:
+    """Ctrl-C, kill, a closed terminal or ssh session (SIGHUP) and Ctrl-\\ (SIGQUIT): the probe pod is
+    deleted and kdiag exits 128 + the signal's number, as the shell reports a death by that signal."""
     net = DataplaneConfig.load(lab.paths).network()
     watch = probe_pod_watch(lab)
     # TCP to the destination is dropped, so the agent waits its full timeout: time to interrupt it.
@@ -125,7 +129,7 @@ def test_interrupt_while_probing_deletes_the_probe_pod(lab: Lab, sig: signal.Sig
             if proc.poll() is None:
                 proc.kill()
     assert appeared.startswith("pod/kdiag-probe-")
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     assert "interrupted: probe pod default/kdiag-probe-" in err and "deleted" in err and out == ""
     assert probe_pods(lab) == []
 
@@ -227,4 +231,33 @@ def test_probe_that_outlasts_the_timeout_is_stopped_and_deleted(lab: Lab) -> Non
     assert result.exit_code == 3 and doc == {}
     assert "did not finish within 1s" in result.stderr
     assert took < 5
+    assert probe_pods(lab) == []
+
+
+def test_a_closed_terminal_leaves_no_probe_pod(lab: Lab) -> None:
+    """The real SIGHUP case: kdiag's terminal goes away (ssh dropped) while the spinner draws on it;
+    writes to it fail from then on. The probe pod is deleted all the same and kdiag exits 129."""
+    import os
+    import pty
+
+    net = DataplaneConfig.load(lab.paths).network()
+    watch = probe_pod_watch(lab)
+    master, slave = pty.openpty()
+    with faults.drop(net.pod_ns(f"default/{WORDPRESS}"), "tcp", 80):
+        proc = subprocess.Popen([sys.executable, "-m", "kdiag", "trace", HELLO_1, WORDPRESS,
+                                 f"--kubeconfig={lab.kubeconfig}"],
+                                stdin=slave, stdout=slave, stderr=slave, env={**os.environ, "TERM": "xterm"})
+        os.close(slave)
+        try:
+            appeared = wait_line(watch, 30)
+            os.close(master)  # the terminal is gone: the slave side now fails with EIO
+            proc.send_signal(signal.SIGHUP)
+            proc.wait(timeout=30)
+        finally:
+            watch.kill()
+            watch.wait()
+            if proc.poll() is None:
+                proc.kill()
+    assert appeared.startswith("pod/kdiag-probe-")
+    assert proc.returncode == 129
     assert probe_pods(lab) == []

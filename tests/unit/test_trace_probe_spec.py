@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from kdiag.cluster.probes import ProbeSpec, ephemeral_container, pod_manifest
+from kdiag.cluster.probepods import (
+    AgentSpec,
+    Lifecycle,
+    Placement,
+    ProbeSpec,
+    ephemeral_container,
+    pod_manifest,
+    workload,
+)
 from kdiag.cluster.probewatch import assess
 from kdiag.errors import UsageError
 from kdiag.model.objects import ContainerPort, PodInfo
@@ -16,9 +24,11 @@ from kdiag.model.plan import PATH_PROBES, plan_probes
 from kdiag.model.targets import AddressScope, AddressTarget, PodTarget
 
 
-def spec(engine: str, **kw: Any) -> ProbeSpec:
-    return ProbeSpec("team", "worker24", "10.244.2.3", ("local", "icmp", "tcp"), engine, port=80,
-                     run_id="abcd1234", **kw)
+def spec(engine: str, *, agent_engine: str = "auto", **placement: Any) -> ProbeSpec:
+    return ProbeSpec(
+        agent=AgentSpec(target="10.244.2.3", probes=("local", "icmp", "tcp"), engine=agent_engine, port=80),
+        placement=Placement(namespace="team", node="worker24", **placement), privilege=engine,
+        lifecycle=Lifecycle(run_id="abcd1234"))
 
 
 def test_raw_probe_pod_has_only_net_raw_and_is_bound_to_the_node() -> None:
@@ -73,7 +83,7 @@ def _dst(*ports: tuple[int, str]) -> PodTarget:
     (None, None, _dst((8080, "TCP")), ("tcp", 8080, (*PATH_PROBES, "tcp"))),
     (None, None, _dst(), ("icmp", None, PATH_PROBES)),
     (None, 9999, _dst((8080, "TCP")), ("tcp", 9999, (*PATH_PROBES, "tcp"))),
-    ("icmp", 80, _dst((8080, "TCP")), ("icmp", None, PATH_PROBES)),
+    ("icmp", None, _dst((8080, "TCP")), ("icmp", None, PATH_PROBES)),
     ("udp", None, _dst((8080, "TCP"), (53, "UDP")), ("udp", 53, (*PATH_PROBES, "udp"))),
 ])
 def test_which_checks_run(proto: str | None, port: int | None, dst: PodTarget,
@@ -111,5 +121,5 @@ def _probe(state: dict[str, Any], phase: str = "Pending") -> dict[str, Any]:
                                            "reason": "Unschedulable"}]), "stuck", "Unschedulable"),
 ])
 def test_assess_reads_the_probe_container(pod: dict[str, Any], phase: str, reason: str) -> None:
-    state = assess(pod, spec("raw"))
+    state = assess(pod, workload(spec("raw")))
     assert (state.phase, state.reason) == (phase, reason)

@@ -1,0 +1,56 @@
+"""What a trace was asked to do, refused at construction when a flag is wrong (exit 2, no cluster
+needed). Which checks the agent runs is the model's choice (kdiag.model.plan)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kdiag.defaults import PROBE_IMAGE
+from kdiag.errors import UsageError
+from kdiag.model.plan import PROTOCOLS
+
+MODES = ("pod", "ephemeral")
+ENGINES = ("auto", "raw", "unprivileged")
+# The probe pod's activeDeadlineSeconds is derived from --timeout; a day is far beyond any probe and
+# far below what the API accepts, so an absurd value is refused here and never reaches the server.
+MAX_TIMEOUT_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class TraceRequest:
+    source: str  # NAME, NS/NAME or a unique prefix
+    destination: str  # the same, or an IPv4 address
+    namespace: str | None = None  # for references without NS/ (None: the context's namespace)
+    port: int | None = None
+    proto: str | None = None  # icmp | tcp | udp; None: tcp when a port is known, else icmp
+    count: int = 3
+    timeout: float = 60.0
+    image: str = PROBE_IMAGE
+    mode: str = "pod"
+    engine: str = "auto"
+    probe_namespace: str | None = None
+
+    def __post_init__(self) -> None:
+        """The one validation of the flags: a TraceRequest that exists is a valid one."""
+        if self.mode not in MODES:
+            raise UsageError(f"unknown --mode {self.mode!r}", hint=f"choose {' or '.join(MODES)}")
+        if self.engine not in ENGINES:
+            raise UsageError(f"unknown --engine {self.engine!r}", hint=f"choose one of {', '.join(ENGINES)}")
+        if self.proto is not None and self.proto not in PROTOCOLS:
+            raise UsageError(f"unknown --proto {self.proto!r}", hint=f"choose one of {', '.join(PROTOCOLS)}")
+        if self.port is not None and not 1 <= self.port <= 65535:
+            raise UsageError(f"--port {self.port} is out of range", hint="1-65535")
+        if self.proto == "icmp" and self.port is not None:
+            # kubectl refuses flags that cannot work together rather than dropping one silently.
+            raise UsageError(f"--port {self.port} does not apply to --proto icmp (ICMP has no ports)",
+                             hint="drop --port, or check the port with --proto tcp or udp")
+        if not 1 <= self.count <= 100:
+            raise UsageError(f"--count {self.count} is out of range", hint="1-100")
+        if self.timeout <= 0:
+            raise UsageError("--timeout must be positive")
+        if self.timeout > MAX_TIMEOUT_SECONDS:
+            raise UsageError(f"--timeout {self.timeout:g}s is too long",
+                             hint="at most 24h, e.g. --timeout 2m")
+        if self.mode == "ephemeral" and self.probe_namespace:
+            raise UsageError("--probe-namespace does not apply to --mode ephemeral",
+                             hint="an ephemeral container runs inside the source pod")
