@@ -39,7 +39,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from kdiag_lab import binaries, lifecycle  # noqa: E402  (needs the repo root on sys.path)
+from benchmarks.lab_session import on_lab  # noqa: E402
+from kdiag_lab import binaries  # noqa: E402  (needs the repo root on sys.path)
 from kdiag_lab.paths import LabPaths  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -146,21 +147,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.checkout:
         CHECKOUT[0] = args.checkout.resolve()
-    if args.lab_dir:
-        paths = LabPaths(Path(args.lab_dir))
-        state = lifecycle.LabState.load(paths)
-        if state is not None and state.running():
-            return bench(paths, args.runs)
-    if os.geteuid() != 0:
-        raise SystemExit("the lab needs root: run as root or point --lab-dir at a running lab")
-    root = Path(tempfile.mkdtemp(prefix="kdiag-startup-bench-"))
-    paths = LabPaths(root / "lab")
-    try:
-        lifecycle.up(paths, datapath="bridge-vxlan", workers=2, emit=lambda m: print(m, file=sys.stderr))
-        return bench(paths, args.runs)
-    finally:
-        lifecycle.down(paths, emit=lambda _m: None)
-        shutil.rmtree(root, ignore_errors=True)
+    return on_lab(args.lab_dir, lambda paths: bench(paths, args.runs), prefix="kdiag-startup-bench-")
 
 
 if __name__ == "__main__":

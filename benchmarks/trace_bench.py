@@ -19,11 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from kdiag_lab import binaries, lifecycle  # noqa: E402  (needs the repo root on sys.path)
+from benchmarks.lab_session import on_lab  # noqa: E402
+from kdiag_lab import binaries  # noqa: E402  (needs the repo root on sys.path)
 from kdiag_lab.paths import LabPaths  # noqa: E402
 
 SRC, DST = "hello-app-1-675b9f655c-8r76c", "hello-app-2-787d8656bb-dfl8c"
@@ -93,21 +92,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--lab-dir", default=os.environ.get("KDIAG_TEST_LAB_DIR"))
     args = parser.parse_args()
-    if args.lab_dir:
-        paths = LabPaths(Path(args.lab_dir))
-        state = lifecycle.LabState.load(paths)
-        if state is not None and state.running():
-            return bench(paths, args.runs)
-    if os.geteuid() != 0:
-        raise SystemExit("the lab needs root: run as root or point --lab-dir at a running lab")
-    root = Path(tempfile.mkdtemp(prefix="kdiag-trace-bench-"))
-    paths = LabPaths(root / "lab")
-    try:
-        lifecycle.up(paths, datapath="bridge-vxlan", workers=2, emit=lambda m: print(m, file=sys.stderr))
-        return bench(paths, args.runs)
-    finally:
-        lifecycle.down(paths, emit=lambda _m: None)
-        shutil.rmtree(root, ignore_errors=True)
+    return on_lab(args.lab_dir, lambda paths: bench(paths, args.runs), prefix="kdiag-trace-bench-")
 
 
 if __name__ == "__main__":

@@ -1,46 +1,47 @@
-"""The lab's control plane: a real etcd and kube-apiserver on 127.0.0.1, plus the lab controllers.
+"""The lab's control plane: real etcd, kube-apiserver, kube-controller-manager and kube-scheduler
+on 127.0.0.1.
 
-`start` lays out certificates, tokens and flags, starts the daemons, waits for /readyz and writes
-the kubeconfig. Everything lives under one lab directory (see `LabPaths`).
+`start` lays out certificates, tokens and flags, starts the daemons, waits for /readyz (then the
+others' /healthz) and writes the kubeconfig. Everything lives under one lab directory (`LabPaths`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import yaml
 
 from kdiag.cluster.client import Cluster, ClusterOptions
 from kdiag.errors import KdiagError
-from kdiag_lab import pki
+from kdiag_lab import kube_components, pki
 from kdiag_lab.binaries import LabBinaries
+from kdiag_lab.components import Daemon, binary_version, health
 from kdiag_lab.errors import LabError
 from kdiag_lab.paths import LabPaths
-from kdiag_lab.processes import free_port, is_ours, spawn
+from kdiag_lab.processes import free_port, spawn
+from kdiag_lab.topology import CONTROL_PLANE_IP
 
 ADMIN_USER = "kdiag-admin"
 VIEWER_USER = "lab-viewer"
 ADMIN_CONTEXT = "kdiag-lab"
 VIEWER_CONTEXT = "kdiag-lab-viewer"
-SERVICE_CIDR = "10.96.0.0/16"
+SERVICE_CIDR = "10.96.0.0/16"  # kubeadm's default
+# The first address of SERVICE_CIDR: the `kubernetes` Service, which pods use to reach the API.
+KUBERNETES_SERVICE_IP = str(ipaddress.IPv4Network(SERVICE_CIDR).network_address + 1)
+# The names in-lab clients (kube-proxy, CoreDNS, pods) reach the apiserver by, as kubeadm signs them.
+APISERVER_NAMES = (
+    CONTROL_PLANE_IP,
+    KUBERNETES_SERVICE_IP,
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+)
 READY_TIMEOUT = 90.0
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
-
-
-@dataclass(frozen=True)
-class Daemon:
-    """A process the lab started: `marker` identifies it in /proc/<pid>/cmdline."""
-
-    name: str
-    pid: int
-    marker: str
-
-    def running(self) -> bool:
-        return is_ours(self.pid, self.marker)
 
 
 def _make_pki(paths: LabPaths) -> None:
@@ -49,7 +50,7 @@ def _make_pki(paths: LabPaths) -> None:
     pki.make_ca(paths.ca_cert, paths.ca_key)
     pki.issue(
         paths.ca_cert, paths.ca_key, pki_dir / "apiserver.crt", pki_dir / "apiserver.key",
-        common_name="kube-apiserver", server=True,
+        common_name="kube-apiserver", server=True, extra_names=APISERVER_NAMES,
     )
     pki.issue(
         paths.ca_cert, paths.ca_key, paths.kubelet_client_cert, paths.kubelet_client_key,
@@ -120,7 +121,10 @@ def _apiserver_argv(binaries: LabBinaries, paths: LabPaths, port: int, etcd_port
         str(binaries.kube_apiserver),
         f"--etcd-servers=http://127.0.0.1:{etcd_port}",
         "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
+        # In-lab clients reach the apiserver at the control-plane node's underlay address (a relay
+        # there forwards to this loopback port), so that is what the `kubernetes` Service's
+        # endpoint says, as on a kubeadm cluster; the port is the same number as --secure-port.
+        f"--advertise-address={CONTROL_PLANE_IP}",
         f"--secure-port={port}",
         f"--cert-dir={pki_dir / 'generated'}",
         f"--tls-cert-file={pki_dir / 'apiserver.crt'}",
@@ -139,28 +143,36 @@ def _apiserver_argv(binaries: LabBinaries, paths: LabPaths, port: int, etcd_port
         "--kubelet-preferred-address-types=InternalDNS,InternalIP,Hostname",
         # Privileged pods are allowed cluster-wide as on kubeadm clusters; Pod Security decides.
         "--allow-privileged=true",
-        # 127.0.0.1 is not a valid Endpoints address: skip the `kubernetes` service endpoints.
-        "--endpoint-reconciler-type=none",
         "--profiling=false",
     ]
+
+
+def _launch(
+    name: str, argv: list[str], paths: LabPaths, *, health: str = "process", port: int = 0
+) -> Daemon:
+    log = paths.logs / f"{name}.log"
+    pid = spawn(argv, log)
+    # Asked after the spawn: the daemon starts up meanwhile, which is the longer wait.
+    return Daemon(name, pid, argv[0], argv, str(log), health, port, binary_version(argv[0]))
 
 
 def start(
     paths: LabPaths, binaries: LabBinaries, emit: Callable[[str], None], daemons: list[Daemon]
 ) -> str:
-    """Start etcd, kube-apiserver and the lab controllers; returns the server URL. Each daemon is
-    appended to `daemons` as soon as it runs, so a failure part-way still knows what to stop."""
+    """Start etcd, kube-apiserver, kube-controller-manager and kube-scheduler; returns the server
+    URL. Each daemon is appended to `daemons` as soon as it runs, so a failure part-way still knows
+    what to stop."""
     paths.root.mkdir(parents=True, exist_ok=True)
     paths.logs.mkdir(exist_ok=True)
     _make_pki(paths)
     admin_token, viewer_token = _write_tokens(paths)
     etcd_port, etcd_peer, api_port = free_port(), free_port(), free_port()
     emit(f"starting etcd on 127.0.0.1:{etcd_port}")
-    pid = spawn(_etcd_argv(binaries, paths, etcd_port, etcd_peer), paths.logs / "etcd.log")
-    daemons.append(Daemon("etcd", pid, str(binaries.etcd)))
-    emit(f"starting kube-apiserver on 127.0.0.1:{api_port}")
-    pid = spawn(_apiserver_argv(binaries, paths, api_port, etcd_port), paths.logs / "kube-apiserver.log")
-    daemons.append(Daemon("kube-apiserver", pid, str(binaries.kube_apiserver)))
+    daemons.append(_launch("etcd", _etcd_argv(binaries, paths, etcd_port, etcd_peer), paths,
+                           health="etcd", port=etcd_port))
+    emit(f"starting kube-apiserver on 127.0.0.1:{api_port} (advertised as {CONTROL_PLANE_IP})")
+    daemons.append(_launch("kube-apiserver", _apiserver_argv(binaries, paths, api_port, etcd_port), paths,
+                           health="readyz", port=api_port))
     server = f"https://127.0.0.1:{api_port}"
     write_kubeconfig(paths, server, admin_token, viewer_token)
     try:
@@ -170,13 +182,37 @@ def start(
             f"kube-apiserver did not become ready: {exc.message}",
             hint=f"see {paths.logs / 'kube-apiserver.log'} and {paths.logs / 'etcd.log'}",
         ) from None
-    emit("starting lab controllers (default ServiceAccounts, kube-root-ca.crt, namespace finalizing)")
-    pid = spawn(
-        [sys.executable, "-m", "kdiag_lab.controllers", "--dir", str(paths.root)],
-        paths.logs / "controllers.log",
+    kube_components.make_credentials(paths, server)
+    cm_port, scheduler_port = free_port(), free_port()
+    emit(f"starting kube-controller-manager (127.0.0.1:{cm_port}) "
+         f"and kube-scheduler (127.0.0.1:{scheduler_port})")
+    cm_argv = kube_components.controller_manager_argv(
+        binaries.kube_controller_manager, paths, cm_port, SERVICE_CIDR
     )
-    daemons.append(Daemon("controllers", pid, "kdiag_lab.controllers"))
+    daemons.append(_launch("kube-controller-manager", cm_argv, paths, health="healthz", port=cm_port))
+    scheduler_argv = kube_components.scheduler_argv(binaries.kube_scheduler, paths, scheduler_port)
+    daemons.append(_launch("kube-scheduler", scheduler_argv, paths, health="healthz", port=scheduler_port))
+    wait_healthy(paths, daemons)
     return server
+
+
+def wait_healthy(paths: LabPaths, daemons: list[Daemon], timeout: float = READY_TIMEOUT) -> None:
+    """Poll each daemon's health check until all pass; a daemon that exits fails at once."""
+    deadline = time.monotonic() + timeout
+    pending = list(daemons)
+    while pending:
+        for daemon in list(pending):
+            result = health(daemon, paths.ca_cert)
+            if result.detail == "GONE":
+                raise LabError(f"{daemon.name} exited during start-up", hint=f"see {daemon.log}")
+            if result.ok:
+                pending.remove(daemon)
+        if pending and time.monotonic() > deadline:
+            daemon = pending[0]
+            raise LabError(f"{daemon.name} not healthy within {timeout:.0f}s: {result.detail}",
+                           hint=f"see {daemon.log}")
+        if pending:
+            time.sleep(0.2)
 
 
 def admin_cluster(paths: LabPaths) -> Cluster:
@@ -219,27 +255,15 @@ def bootstrap_objects(paths: LabPaths) -> None:
             raise LabError(f"could not bind {VIEWER_USER} to the view role: {exc.message}") from exc
 
 
-def aggregate_cluster_roles(paths: LabPaths) -> None:
-    """Fill aggregated ClusterRoles (view, edit, admin) as the controller-manager's
-    clusterrole-aggregation controller does: the union of the rules of every ClusterRole whose
-    labels match the aggregation selectors. Done once at `up`; the lab adds no roles later."""
+def wait_aggregated(paths: LabPaths, timeout: float = READY_TIMEOUT) -> None:
+    """Wait until the controller-manager's clusterrole-aggregation controller has filled the
+    `view` ClusterRole (the lab viewer's binding is useless before)."""
     api = admin_cluster(paths)
-    base = f"{RBAC}/clusterroles"
-    items = api.request("GET", base, what="list cluster roles")["items"]
-    for role in items:
-        selectors = (role.get("aggregationRule") or {}).get("clusterRoleSelectors") or []
-        if not selectors:
-            continue
-        rules: list[object] = []
-        for other in items:
-            labels = other["metadata"].get("labels") or {}
-            if other is role:
-                continue
-            for selector in selectors:
-                wanted = selector.get("matchLabels") or {}
-                if wanted and all(labels.get(k) == v for k, v in wanted.items()):
-                    rules += [r for r in other.get("rules") or [] if r not in rules]
-                    break
-        role["rules"] = rules
-        name = role["metadata"]["name"]
-        api.request("PUT", f"{base}/{name}", body=role, what=f"aggregate cluster role {name}")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        role = api.request("GET", f"{RBAC}/clusterroles/view", what="read the view ClusterRole")
+        if role.get("rules"):
+            return
+        time.sleep(0.2)
+    raise LabError(f"the view ClusterRole was not aggregated within {timeout:.0f}s",
+                   hint=f"see {paths.logs / 'kube-controller-manager.log'}")

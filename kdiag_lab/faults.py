@@ -197,3 +197,65 @@ def drop_overlay(net: LabNetwork, between: tuple[str, str] | None = None, port: 
         netns.nft(net.switch_ns, f"delete table bridge {table}\n")
 
     return Fault(f"[{net.switch_ns}] dropping udp/{port} between {span}", undo)
+
+
+def replace_route(ns: str, prefix: str, *how: str) -> Fault:
+    """Route `prefix` another way (e.g. `via 10.250.0.26`: a detour through another node); undo puts
+    the saved route back."""
+    blob = _save_routes(ns, "exact", prefix)
+    netns.ip(ns, "route", "replace", prefix, *how)
+
+    def undo() -> None:
+        netns.ip(ns, "route", "del", prefix, check=False)
+        if len(blob) > _EMPTY_SAVE_LEN:
+            _restore_routes(ns, blob)
+
+    return Fault(f"[{ns}] {prefix} {' '.join(how)}", undo)
+
+
+def sysctls(ns: str, values: dict[str, str | int]) -> Fault:
+    """Set net.* sysctls in one namespace (ip_forward off, strict rp_filter, proxy_arp off on a
+    veth); undo restores the values that were there."""
+    keys = list(values)
+    out = netns.run_in(ns, ["sysctl", "-n", *keys]).stdout.split("\n")
+    old = dict(zip(keys, (line.strip() for line in out), strict=False))
+    netns.sysctl(ns, values)
+    return Fault(f"[{ns}] {', '.join(f'{k}={v}' for k, v in values.items())}",
+                 lambda: netns.sysctl(ns, old))
+
+
+def reset_forwarded(ns: str, port: int) -> Fault:
+    """A node's firewall answering forwarded TCP to `port` with a RST it sends itself (nft `reject with
+    tcp reset` in the forward chain): the RST looks like "nothing listens" unless attributed by TTL."""
+    table = _table_name()
+    netns.nft(ns, f"table inet {table} {{\n  chain forward {{ type filter hook forward priority -10; "
+                  f"policy accept; tcp dport {int(port)} reject with tcp reset; }}\n}}\n")
+    return Fault(f"[{ns}] tcp/{port} reset while forwarded",
+                 lambda: netns.nft(ns, f"delete table inet {table}\n"))
+def drop_counted(ns: str, hook: str, match: str) -> Fault:
+    """An nftables rule `<match> counter drop` on `hook` (input, output, forward) in namespace `ns`:
+    a firewall whose counter shows it dropped something."""
+    table = _table_name()
+    netns.nft(ns, f"table inet {table} {{\n  chain {hook} {{ type filter hook {hook} priority -10; "
+                  f"policy accept; {match} counter drop; }}\n}}\n")
+    return Fault(f"[{ns}] {hook}: {match} counter drop",
+                 lambda: netns.nft(ns, f"delete table inet {table}\n"))
+
+
+def remove_fdb(ns: str, dev: str, dst: str) -> Fault:
+    """Delete the permanent FDB entries of VXLAN device `dev` that send to underlay address `dst`
+    (flannel's per-peer VTEP entry): the tunnel then has nowhere to send that peer's packets."""
+    entries = json.loads(subprocess.run(["bridge", "-n", ns, "-j", "fdb", "show", "dev", dev],
+                                        capture_output=True, text=True, check=True).stdout or "[]")
+    macs = [e["mac"] for e in entries if e.get("dst") == dst]
+    if not macs:
+        raise ValueError(f"no FDB entry for {dst} on {dev} in {ns}")
+    for mac in macs:
+        subprocess.run(["bridge", "-n", ns, "fdb", "del", mac, "dev", dev, "dst", dst, "self"], check=True)
+
+    def undo() -> None:
+        for mac in macs:
+            subprocess.run(["bridge", "-n", ns, "fdb", "append", mac, "dev", dev, "dst", dst, "self",
+                            "permanent"], check=False)
+
+    return Fault(f"[{ns}] FDB {dev} -> {dst} removed", undo)

@@ -1,7 +1,8 @@
 """The lab kubelet: one daemon for all lab nodes. `python3 -m kdiag_lab.kubelet --dir LAB_DIR`.
 
-It registers the Nodes, lists and then watches pods bound to them (there is no scheduler: creators
-set spec.nodeName), and hands each pod to a `PodWorker` (kubelet_pods.py) that builds its network
+It registers the Nodes and keeps their Leases and status fresh (kubelet_heartbeat.py), lists and
+then watches pods bound to them (by their creator or by kube-scheduler), and hands each pod to a
+`PodWorker` (kubelet_pods.py) that builds its network
 namespace, runs its containers and writes its status. It serves `kubectl logs` through
 kubelet_server.py. Started and stopped by `kdiag_lab.dataplane`.
 """
@@ -21,6 +22,7 @@ from kdiag_lab import netns
 from kdiag_lab.api import Api, ApiError, config_from_lab
 from kdiag_lab.kubelet_config import DataplaneConfig
 from kdiag_lab.kubelet_events import EventRecorder
+from kdiag_lab.kubelet_heartbeat import Heartbeat
 from kdiag_lab.kubelet_node import IpAllocator, register_nodes
 from kdiag_lab.kubelet_pods import Context, PodWorker
 from kdiag_lab.kubelet_server import KubeletServer
@@ -150,6 +152,7 @@ class Kubelet:
         server = KubeletServer(self.config.kubelet_port, cert, key, self.paths.ca_cert, self.lookup)
         server.serve_in_background()
         register_nodes(self.api, self.net, self.config.kubelet_port)
+        Heartbeat(self.api, self.net, self.stopping).start()
         log.info(
             "registered nodes %s; kubelet API on 127.0.0.1:%d",
             sorted(self.node_names),

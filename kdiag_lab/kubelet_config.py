@@ -27,6 +27,8 @@ DEFAULT_IMAGES = (
     "busybox:1.36",
     "python:3.12-slim",
 )
+# CoreDNS as kube-system/coredns names it; the lab runs the real binary as its entrypoint.
+COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.14.7"
 # Extra images the lab should treat as present: comma- or space-separated, read at `lab up`.
 IMAGES_ENV = "KDIAG_LAB_IMAGES"
 
@@ -59,6 +61,9 @@ class DataplaneConfig:
     workers: int
     images: list[str] = field(default_factory=lambda: list(DEFAULT_IMAGES))
     kubelet_port: int = 0
+    proxy_mode: str = "nftables"
+    # normalized image -> the real program the lab runs as that image's entrypoint
+    entrypoints: dict[str, str] = field(default_factory=dict)
 
     @staticmethod
     def path(paths: LabPaths) -> Path:

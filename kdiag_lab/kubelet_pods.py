@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kdiag_lab import netns
+from kdiag_lab import kubelet_sandbox, netns
 from kdiag_lab.api import Api, ApiError
 from kdiag_lab.kubelet_config import DataplaneConfig, normalize_image
 from kdiag_lab.kubelet_events import EventRecorder
@@ -35,6 +35,7 @@ log = logging.getLogger("kdiag_lab.kubelet")
 Json = dict[str, Any]
 MAX_BACKOFF = 300.0
 DEFAULT_GRACE = 30.0
+DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 
 
 @dataclass
@@ -72,9 +73,11 @@ class PodWorker:
         self.sandbox = False
         self.sandbox_done = False  # torn down after the pod finished; podIP stays in the status
         self.netns = ""
+        self.mounts: kubelet_sandbox.MountSandbox | None = None
         self.pod_ip = ""
         self.host_ip = ctx.net.node(self.node).underlay_ip
         self.start_time = now_rfc3339()
+        self.started, self.deadline_exceeded = time.monotonic(), False  # for activeDeadlineSeconds
         self.terminating = False
         self._sandbox_error = ""
         self._sandbox_retry = 0.0
@@ -115,6 +118,8 @@ class PodWorker:
             dues = [r.due for r in (*self.records.values(), *self.ephemeral.values()) if r.due]
         if self._sandbox_retry:
             dues.append(self._sandbox_retry)
+        if (deadline := self._pod["spec"].get("activeDeadlineSeconds")) and not self.deadline_exceeded:
+            dues.append(self.started + float(deadline))
         return max(min(dues) - time.monotonic(), 0.0) if dues else None
 
     def _loop(self) -> None:
@@ -145,6 +150,9 @@ class PodWorker:
     # -- sync -------------------------------------------------------------------------------
     def _sync(self, pod: Json) -> None:
         spec = pod["spec"]
+        deadline = spec.get("activeDeadlineSeconds")
+        if deadline and not self.sandbox_done and time.monotonic() >= self.started + float(deadline):
+            self._deadline_exceeded(pod)
         if not self.sandbox and not self.sandbox_done:
             if self._sandbox_retry:  # failed recently; the loop wakes us when the retry is due
                 return self._publish(pod)
@@ -175,24 +183,41 @@ class PodWorker:
 
     def _create_sandbox(self, pod: Json) -> None:
         if self.host_network:
-            self.netns = self.ctx.net.node_ns(self.node)
-            self.pod_ip = self.host_ip
-            self.sandbox = True
-            return
+            self.netns, self.pod_ip = self.ctx.net.node_ns(self.node), self.host_ip
+        elif not self._create_pod_network(pod):
+            return None
+        try:  # hostNetwork pods too: ClusterFirstWithHostNet's resolv.conf, volumes
+            self.mounts = kubelet_sandbox.for_pod(pod, self.netns, self._sandbox_dir(), self.ctx.api.get,
+                                                  self.ctx.net.pod_ns(self.key))
+        except (OSError, ApiError) as exc:
+            if not self.host_network:
+                self.ctx.net.remove_pod(self.key, node=self.node)
+                self.ctx.allocator.release(self.node, self.pod_ip)
+            return self._sandbox_failed(pod, str(exc))
+        self.sandbox = True
+        self._sandbox_error = ""
+        self._sandbox_retry = 0.0
+        return None
+
+    def _create_pod_network(self, pod: Json) -> bool:
+        """The pod's own network namespace and IP; False (an event sent) when it cannot have them."""
         wanted = (pod["metadata"].get("annotations") or {}).get(FIXED_IP_ANNOTATION, "")
         try:
             ip = self.ctx.allocator.take(self.node, wanted)
         except ValueError as exc:
-            return self._sandbox_failed(pod, str(exc))
+            self._sandbox_failed(pod, str(exc))
+            return False
         try:
             podnet = self.ctx.net.add_pod(self.node, self.key, ip)
         except (netns.NetnsError, ValueError) as exc:
             self.ctx.allocator.release(self.node, ip)
-            return self._sandbox_failed(pod, str(exc))
-        self.netns, self.pod_ip, self.sandbox = podnet.netns, ip, True
-        self._sandbox_error = ""
-        self._sandbox_retry = 0.0
-        return None
+            self._sandbox_failed(pod, str(exc))
+            return False
+        self.netns, self.pod_ip = podnet.netns, ip
+        return True
+
+    def _sandbox_dir(self) -> Path:
+        return self.ctx.pods_dir / f"{self.namespace}_{self.name}_{self.uid}" / "sandbox"
 
     def _sandbox_failed(self, pod: Json, why: str) -> None:
         message = f'Failed to create pod sandbox: plugin type="kdiag-lab" failed (add): {why}'
@@ -204,6 +229,9 @@ class PodWorker:
     def _teardown_sandbox(self) -> None:
         if not self.sandbox:
             return
+        if self.mounts is not None:
+            self.mounts.stop()
+            self.mounts = None
         self.sandbox = False
         if not self.host_network:
             self.ctx.net.remove_pod(self.key, node=self.node)
@@ -262,7 +290,7 @@ class PodWorker:
             pod, "Pulled", f'Container image "{rec.image}" already present on machine', container=rec.name
         )
         try:
-            argv = container_argv(container, self.name)
+            argv = container_argv(container, self.name, self.ctx.config.entrypoints)
             env = container_env(container, pod, self.pod_ip, self.host_ip)
             rec.process = Process(
                 self.netns,
@@ -272,6 +300,7 @@ class PodWorker:
                 rec.log,
                 lambda code: self._exited(rec, run_no, code),
                 hostname=self.node if self.host_network else self.name[:63],
+                enter=self.mounts.enter_argv(workdir) if self.mounts else (),
             )
         except OSError as exc:
             rec.log.close()
@@ -317,6 +346,14 @@ class PodWorker:
             rec.process = None
             self._schedule_restart(self._pod, rec)
         self.wake()
+
+    def _deadline_exceeded(self, pod: Json) -> None:
+        """activeDeadlineSeconds passed (or was lowered below the pod's age): Failed, SIGTERM, SIGKILL."""
+        self.deadline_exceeded = True
+        self.ctx.events.pod(pod, "DeadlineExceeded", DEADLINE_MESSAGE, warning=True)
+        self._stop_all(float(pod["spec"].get("terminationGracePeriodSeconds", DEFAULT_GRACE)))
+        self._teardown_sandbox()
+        self.sandbox_done = True
 
     # -- stop -------------------------------------------------------------------------------
     def _stop_all(self, grace: float) -> None:
@@ -369,6 +406,8 @@ class PodWorker:
                 previous_conditions=self._conditions,
                 now=now_rfc3339(),
             )
+            if self.deadline_exceeded:
+                status.update(phase="Failed", reason="DeadlineExceeded", message=DEADLINE_MESSAGE)
             # The apiserver sets qosClass at creation from the resources and it is immutable.
             status["qosClass"] = (pod.get("status") or {}).get("qosClass") or status["qosClass"]
         if status == self._published:

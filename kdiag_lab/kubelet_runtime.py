@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kdiag_lab import netns
+from kdiag_lab.kubelet_config import normalize_image
 
 PYTHON_NAMES = {"python", "python3", "/usr/bin/python3", "/usr/local/bin/python3", "/usr/bin/python"}
 
@@ -33,11 +34,17 @@ def now_rfc3339(nano: bool = False) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def container_argv(container: Mapping[str, Any], pod_name: str) -> list[str]:
+def container_argv(
+    container: Mapping[str, Any], pod_name: str, entrypoints: Mapping[str, str] | None = None
+) -> list[str]:
     """What to run for a container: its command + args; `python3` becomes the lab's interpreter
-    (so kdiag's agent finds scapy). Without a command: the image's default, which in the lab is a
-    listener on the declared containerPorts, or an idle process when there are none."""
+    (so kdiag's agent finds scapy). Without a command: the image's entrypoint when the lab has
+    the real program for it (`entrypoints`: normalized image -> binary, e.g. CoreDNS) followed by
+    the args; otherwise a listener on the declared containerPorts, or an idle process."""
     argv = [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
+    entrypoint = (entrypoints or {}).get(normalize_image(str(container.get("image", ""))))
+    if entrypoint and not container.get("command"):
+        return [entrypoint, *(str(a) for a in container.get("args") or [])]
     if not argv:
         ports = [
             p["containerPort"] for p in container.get("ports") or [] if p.get("protocol", "TCP") == "TCP"
@@ -76,6 +83,9 @@ def container_env(
         "HOME": "/root",
         "LANG": "C.UTF-8",
         "PYTHONUNBUFFERED": "1",  # logs should reach `kubectl logs` as they are written
+        # As the kubelet sets for every pod: in-cluster clients (CoreDNS) find the API here.
+        "KUBERNETES_SERVICE_HOST": "10.96.0.1",
+        "KUBERNETES_SERVICE_PORT": "443",
     }
     for item in container.get("env") or []:
         if "value" in item:
@@ -163,6 +173,7 @@ class Process:
         log: ContainerLog,
         on_exit: Callable[[int], None],
         hostname: str = "",
+        enter: Sequence[str] = (),
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         if shutil.which(argv[0], path=env.get("PATH")) is None and not os.path.isabs(argv[0]):
@@ -172,8 +183,9 @@ class Process:
             # Its own UTS namespace, so the container sees the pod's name as hostname, as in a pod.
             argv = ["unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"', hostname, *argv]
         # Own session: signals reach everything the container started, never the kubelet.
+        # `enter`: the pod's mount-namespace holder (kubelet_sandbox), else the bare netns.
         self.popen = subprocess.Popen(
-            netns.exec_argv(ns, argv),
+            [*enter, *argv] if enter else netns.exec_argv(ns, argv),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -14,7 +14,7 @@ from typing import Any
 
 from kdiag_lab import binaries as lab_binaries
 from kdiag_lab import controlplane
-from kdiag_lab.controlplane import Daemon
+from kdiag_lab.components import Daemon, health
 from kdiag_lab.errors import LabError
 from kdiag_lab.paths import LabPaths
 from kdiag_lab.processes import stop
@@ -27,6 +27,7 @@ class LabState:
     server: str = ""
     datapath: str = ""
     workers: int = 0
+    proxy_mode: str = ""
     kubernetes_version: str = lab_binaries.KUBERNETES_VERSION
     daemons: list[Daemon] = field(default_factory=list)
 
@@ -46,28 +47,33 @@ class LabState:
         return [d for d in self.daemons if d.running()]
 
 
-def up(paths: LabPaths, *, datapath: str, workers: int, emit: Emit, dataplane: bool = True) -> LabState:
-    """Start the lab unless it already runs. Returns its state."""
+def up(
+    paths: LabPaths, *, datapath: str, workers: int, emit: Emit, dataplane: bool = True,
+    proxy_mode: str = "nftables",
+) -> LabState:
+    """Start the lab unless it already runs; a lab with some processes gone gets them back.
+    Returns its state."""
     require_not_in_use(paths)
     existing = LabState.load(paths)
     if existing and existing.running():
-        emit(f"lab already up in {paths.root} (server {existing.server}); `kdiag lab down` first to rebuild")
-        return existing
+        return _repair(paths, existing, emit)
     if existing:
         emit("found a stale lab (its processes are gone): cleaning it up first")
         down(paths, emit=emit)
     bins = lab_binaries.resolve(build=True, emit=emit)
-    state = LabState(datapath=datapath if dataplane else "", workers=workers if dataplane else 0)
+    state = LabState(
+        datapath=datapath if dataplane else "", workers=workers if dataplane else 0,
+        proxy_mode=proxy_mode if dataplane else "",
+    )
     try:
         state.server = controlplane.start(paths, bins, emit, state.daemons)
         state.save(paths)  # saved early: a failure below must still let `down` find the daemons
         controlplane.bootstrap_objects(paths)
-        controlplane.aggregate_cluster_roles(paths)
+        controlplane.wait_aggregated(paths)
         if dataplane:
             from kdiag_lab import dataplane as lab_dataplane
 
-            pids = lab_dataplane.start(paths, datapath, workers, emit)
-            state.daemons += [Daemon("dataplane", pid, "kdiag_lab") for pid in pids]
+            state.daemons += lab_dataplane.start(paths, datapath, workers, emit, proxy_mode=proxy_mode)
         state.save(paths)
     except BaseException:
         # Half a lab is worse than none: stop whatever did start, then report. The logs stay
@@ -75,6 +81,38 @@ def up(paths: LabPaths, *, datapath: str, workers: int, emit: Emit, dataplane: b
         state.save(paths)
         _stop_daemons(paths, state, emit=lambda _m: None)
         raise
+    return state
+
+
+def _repair(paths: LabPaths, state: LabState, emit: Emit) -> LabState:
+    """`up` on a lab that runs: start again what is gone (same flags, ports and etcd data), then
+    check every daemon's health. What cannot be restarted in place fails with one line."""
+    gone = [d for d in state.daemons if not d.running()]
+    if not gone:
+        unhealthy = [(d, health(d, paths.ca_cert)) for d in state.daemons]
+        bad = [(d, h) for d, h in unhealthy if not h.ok]
+        if bad:
+            daemon, result = bad[0]
+            raise LabError(
+                f"lab in {paths.root} is degraded: {daemon.name} (pid {daemon.pid}) is running but "
+                f"not healthy ({result.detail})", hint="`kdiag lab down` then `kdiag lab up`",
+            )
+        emit(f"lab already up in {paths.root} (server {state.server}); `kdiag lab down` first to rebuild")
+        return state
+    fixed = [d for d in gone if not d.argv]
+    if fixed:
+        names = ", ".join(d.name for d in fixed)
+        raise LabError(f"lab in {paths.root} is degraded: {names} is gone and cannot be restarted in place",
+                       hint="`kdiag lab down` then `kdiag lab up`")
+    restarted = []
+    for index, daemon in enumerate(state.daemons):
+        if daemon in gone:
+            state.daemons[index] = daemon.restarted()
+            restarted.append(state.daemons[index])
+            emit(f"restarted {daemon.name} (was pid {daemon.pid}, now {state.daemons[index].pid})")
+    state.save(paths)
+    controlplane.wait_healthy(paths, state.daemons)
+    emit(f"lab in {paths.root} is up again: {', '.join(d.name for d in restarted)} restarted")
     return state
 
 
@@ -105,17 +143,33 @@ def status(paths: LabPaths) -> dict[str, Any]:
     state = LabState.load(paths)
     if state is None:
         return {"up": False, "dir": str(paths.root)}
+    components = []
+    for daemon in state.daemons:
+        result = health(daemon, paths.ca_cert)
+        components.append({
+            "name": daemon.name,
+            "pid": daemon.pid,
+            "running": result.detail != "GONE",
+            "healthy": result.ok,
+            "health": result.detail,
+            "check": daemon.health,
+            "port": daemon.port or None,
+            "version": daemon.version or None,
+        })
+    if state.datapath:
+        from kdiag_lab import dataplane as lab_dataplane
+
+        components += lab_dataplane.status_components(paths)
     return {
-        "up": bool(state.running()) and len(state.running()) == len(state.daemons),
+        "up": all(c["healthy"] for c in components) and bool(components),
         "dir": str(paths.root),
         "server": state.server,
         "kubeconfig": str(paths.kubeconfig),
         "kubernetesVersion": state.kubernetes_version,
         "datapath": state.datapath,
+        "proxyMode": state.proxy_mode,
         "workers": state.workers,
-        "daemons": [
-            {"name": d.name, "pid": d.pid, "running": d.running()} for d in state.daemons
-        ],
+        "daemons": components,
     }
 
 

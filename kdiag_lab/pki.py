@@ -1,8 +1,9 @@
 """The lab's certificates and keys, made with `cryptography`.
 
-One CA signs everything: the apiserver's serving certificate (for 127.0.0.1 and localhost), etcd's
-serving and client certificates, the client certificate the apiserver presents to lab kubelets,
-and serving certificates for lab kubelets. Service-account tokens are signed with their own key.
+One CA signs everything: the apiserver's serving certificate (for 127.0.0.1, localhost and the
+names in-lab clients use), the client certificates of the apiserver (to lab kubelets), the
+controller-manager and the scheduler, and serving certificates for lab kubelets. The same CA is the
+controller-manager's cluster-signing CA. Service-account tokens are signed with their own key.
 """
 
 from __future__ import annotations
@@ -82,8 +83,10 @@ def issue(
     organization: str | None = None,
     server: bool = False,
     client: bool = False,
+    extra_names: tuple[str, ...] = (),
 ) -> None:
-    """Sign a leaf certificate; server certificates cover localhost and 127.0.0.1."""
+    """Sign a leaf certificate; server certificates cover localhost and 127.0.0.1, plus
+    `extra_names` (DNS names or IP addresses)."""
     ca_cert = x509.load_pem_x509_certificate(ca_cert_path.read_bytes())
     ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
     assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
@@ -106,8 +109,12 @@ def issue(
         .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
     )
     if server:
-        alt_names: list[x509.GeneralName] = [x509.DNSName(n) for n in LOCAL_NAMES]
-        alt_names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in LOCAL_IPS]
+        alt_names: list[x509.GeneralName] = []
+        for name in (*LOCAL_NAMES, *LOCAL_IPS, *extra_names):
+            try:
+                alt_names.append(x509.IPAddress(ipaddress.ip_address(name)))
+            except ValueError:
+                alt_names.append(x509.DNSName(name))
         builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
     cert = builder.sign(ca_key, hashes.SHA256())
     _write_key(key, key_path)

@@ -4,7 +4,6 @@ the lab kubelet honours (there is no IPAM state to pre-load otherwise)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -90,6 +89,66 @@ SEED_PODS = (
     ),
 )
 SEED_IPS = frozenset(p.ip for p in SEED_PODS)
+
+
+@dataclass(frozen=True)
+class SeedService:
+    """A Service as the seed workload's chart (or `kubectl expose`) creates it: ClusterIP, its
+    selector the seed pod's labels, (name, port, targetPort) per port."""
+
+    name: str
+    selector: dict[str, str]
+    ports: tuple[tuple[str, int, int | str], ...]
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def _helm(instance: str, name: str, chart: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/instance": instance,
+        "app.kubernetes.io/managed-by": "Helm",
+        "helm.sh/chart": chart,
+    }
+
+
+SEED_SERVICES = (
+    # `kubectl expose deployment hello-app-N --port 8080`: the selector is the Deployment's.
+    SeedService("hello-app-1", {"app": "hello-app-1"}, (("", 8080, 8080),), {"app": "hello-app-1"}),
+    SeedService("hello-app-2", {"app": "hello-app-2"}, (("", 8080, 8080),), {"app": "hello-app-2"}),
+    SeedService(
+        "helm-wp-wordpress",
+        {"app.kubernetes.io/name": "wordpress", "app.kubernetes.io/instance": "helm-wp"},
+        (("http", 80, "http"),),
+        _helm("helm-wp", "wordpress", "wordpress-23.1.20"),
+    ),
+    SeedService(
+        "helm-wp-mariadb",
+        {"app.kubernetes.io/name": "mariadb", "app.kubernetes.io/instance": "helm-wp"},
+        (("mysql", 3306, "mysql"),),
+        _helm("helm-wp", "mariadb", "mariadb-19.0.5"),
+    ),
+    SeedService(
+        "k8s-ingress-nginx-ingress",
+        {"app.kubernetes.io/name": "nginx-ingress", "app.kubernetes.io/instance": "k8s-ingress"},
+        (("http", 80, 80), ("https", 443, 443)),
+        _helm("k8s-ingress", "nginx-ingress", "nginx-ingress-1.4.0"),
+    ),
+)
+
+
+def seed_service_object(service: SeedService) -> Json:
+    ports: list[Json] = []
+    for name, port, target in service.ports:
+        entry: Json = {"port": port, "targetPort": target, "protocol": "TCP"}
+        if name:
+            entry = {"name": name, **entry}
+        ports.append(entry)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": service.name, "namespace": NAMESPACE, "labels": service.labels},
+        "spec": {"type": "ClusterIP", "selector": service.selector, "ports": ports},
+    }
 FLANNEL_IMAGE = "docker.io/flannel/flannel:v0.25.6"
 CALICO_IMAGE = "docker.io/calico/node:v3.28.1"
 POD_NETWORK = "10.244.0.0/16"
@@ -223,42 +282,11 @@ def cni_objects(datapath: str) -> tuple[str, list[tuple[str, Json]]]:
     ]
 
 
-def _daemon_pods(ds: Json, net: LabNetwork) -> list[Json]:
-    """The pods the DaemonSet controller would create: one per node, owned by the DaemonSet."""
-    meta = ds["metadata"]
-    template = ds["spec"]["template"]
-    pods = []
-    for node in net.nodes:
-        suffix = hashlib.sha1(f"{meta['uid']}/{node.name}".encode()).hexdigest()[:5]
-        pods.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {
-                    "name": f"{meta['name']}-{suffix}",
-                    "namespace": meta["namespace"],
-                    "labels": {**template["metadata"]["labels"], "pod-template-generation": "1"},
-                    "ownerReferences": [
-                        {
-                            "apiVersion": "apps/v1",
-                            "kind": "DaemonSet",
-                            "name": meta["name"],
-                            "uid": meta["uid"],
-                            "controller": True,
-                            "blockOwnerDeletion": True,
-                        }
-                    ],
-                },
-                "spec": {**template["spec"], "nodeName": node.name},
-            }
-        )
-    return pods
-
-
 def apply(
     api: Api, net: LabNetwork, emit: Callable[[str], None], timeout: float = 60.0
 ) -> list[tuple[str, str]]:
-    """Create the CNI objects and seed pods. Returns the (namespace, name) of every pod created."""
+    """Create the CNI objects, seed pods and their Services. Returns the (namespace, name) of every
+    pod created."""
     ns, objects = cni_objects(net.datapath)
     api.ensure(
         "/api/v1/namespaces",
@@ -272,34 +300,39 @@ def apply(
     ds: Json = {}
     for path, body in objects:
         ds = api.ensure(path, body)
-    pods = _daemon_pods(ds, net)
-    emit(f"seeding {ds['metadata']['name']} in {ns} ({len(pods)} pods) and the workloads in {NAMESPACE}")
-    # Pods are rejected until their ServiceAccount exists. The lab controllers create `default`
+    emit(f"seeding {ds['metadata']['name']} in {ns} (its pods come from the DaemonSet controller) "
+         f"and the workloads in {NAMESPACE}")
+    # Pods are rejected until their ServiceAccount exists. The controller-manager creates `default`
     # in every namespace, asynchronously; creating it here too (409 = already there) saves a wait.
     api.ensure(
         f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts",
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}},
     )
     nodes = {n.name for n in net.nodes}
-    seeds = [seed_pod_object(p) for p in SEED_PODS if p.node in nodes]
-    for pod in pods + seeds:
-        api.ensure(f"/api/v1/namespaces/{pod['metadata']['namespace']}/pods", pod)
-        created.append((pod["metadata"]["namespace"], pod["metadata"]["name"]))
-    count = len(pods)
-    status = {
-        "currentNumberScheduled": count,
-        "desiredNumberScheduled": count,
-        "numberMisscheduled": 0,
-        "numberReady": count,
-        "numberAvailable": count,
-        "updatedNumberScheduled": count,
-        "observedGeneration": ds["metadata"].get("generation", 1),
-    }
-    api.patch(f"/apis/apps/v1/namespaces/{ns}/daemonsets/{ds['metadata']['name']}/status", {"status": status})
+    for pod in [seed_pod_object(p) for p in SEED_PODS if p.node in nodes]:
+        api.ensure(f"/api/v1/namespaces/{NAMESPACE}/pods", pod)
+        created.append((NAMESPACE, pod["metadata"]["name"]))
+    for service in SEED_SERVICES:
+        api.ensure(f"/api/v1/namespaces/{NAMESPACE}/services", seed_service_object(service))
     return created
 
 
-def _ready(pod: Json) -> bool:
+def wait_daemonset(api: Api, net: LabNetwork, timeout: float = 60.0) -> None:
+    """Wait until the CNI DaemonSet has a Ready pod on every lab node (its controller reports it)."""
+    ns, objects = cni_objects(net.datapath)
+    name = objects[-1][1]["metadata"]["name"]
+    deadline = time.monotonic() + timeout
+    status: Json = {}
+    while time.monotonic() < deadline:
+        status = api.get(f"/apis/apps/v1/namespaces/{ns}/daemonsets/{name}").get("status", {})
+        if status.get("numberReady") == len(net.nodes) == status.get("desiredNumberScheduled"):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"DaemonSet {ns}/{name} not Ready on every node after {timeout:.0f}s: {status}")
+
+
+def pod_ready(pod: Json) -> bool:
+    """Running with its Ready condition True, as an EndpointSlice controller counts it."""
     status = pod.get("status", {})
     conditions = {c["type"]: c["status"] for c in status.get("conditions", [])}
     return status.get("phase") == "Running" and conditions.get("Ready") == "True"
@@ -312,7 +345,7 @@ def wait_running(api: Api, pods: list[tuple[str, str]], timeout: float = 60.0) -
     while pending and time.monotonic() < deadline:
         listing = api.get("/api/v1/pods")
         for pod in listing["items"]:
-            if _ready(pod):
+            if pod_ready(pod):
                 pending.discard((pod["metadata"]["namespace"], pod["metadata"]["name"]))
         if not pending:
             return
@@ -322,7 +355,7 @@ def wait_running(api: Api, pods: list[tuple[str, str]], timeout: float = 60.0) -
                 "/api/v1/pods", listing["metadata"]["resourceVersion"], timeout_seconds=left
             ):
                 obj = event["object"]
-                if event["type"] in ("ADDED", "MODIFIED") and _ready(obj):
+                if event["type"] in ("ADDED", "MODIFIED") and pod_ready(obj):
                     pending.discard((obj["metadata"]["namespace"], obj["metadata"]["name"]))
                     if not pending:
                         return

@@ -27,6 +27,11 @@ UNDERLAY_CIDR = ipaddress.IPv4Network("10.250.0.0/24")
 # drops what it receives, because nothing forwards there. ptp needs a node default route: proxy ARP
 # only answers for 169.254.1.1 when the node has a route to it through another interface.
 UNDERLAY_GATEWAY = "10.250.0.1"
+# The control-plane node's address on the underlay: the apiserver's --advertise-address (so the
+# `kubernetes` Service's endpoint) and a SAN of its certificate; in-lab clients dial it, where the
+# API relay listens. A namespace on the switch like a worker, but with no pods or CNI devices.
+CONTROL_PLANE_IP = "10.250.0.2"
+CONTROL_PLANE_PORT = "sw-cp"
 FIRST_WORKER = 24
 MAX_WORKERS = 200  # keeps workerNN inside the underlay /24 and 10.244.N.0/24 below 256
 SWITCH_BRIDGE = "br0"
@@ -116,6 +121,7 @@ class LabNetwork:
         self.nodes: tuple[NodeSpec, ...] = default_nodes(nodes) if isinstance(nodes, int) else tuple(nodes)
         self.prefix = f"kdl-{lab_id}-"
         self.switch_ns = f"{self.prefix}underlay"
+        self.control_plane_ns = f"{self.prefix}controlplane"
         self.mtu = mtu_for(datapath)
         self._pods: dict[str, PodNet] = {}
         self._lock = threading.Lock()
@@ -167,6 +173,7 @@ class LabNetwork:
 
     def _up(self) -> None:
         netns.add(self.switch_ns)
+        netns.add(self.control_plane_ns)
         for node in self.nodes:
             netns.add(self.node_ns(node.name))
         switch = ["link set lo up", f"link add {SWITCH_BRIDGE} type bridge"]
@@ -179,13 +186,31 @@ class LabNetwork:
                 f"link add {port} type veth peer name {NODE_UPLINK} netns {self.node_ns(node.name)}"
             )
             switch.append(f"link set {port} master {SWITCH_BRIDGE} up")
+        switch.append(
+            f"link add {CONTROL_PLANE_PORT} type veth peer name {NODE_UPLINK} netns {self.control_plane_ns}"
+        )
+        switch.append(f"link set {CONTROL_PLANE_PORT} master {SWITCH_BRIDGE} up")
         switch.append(f"link set {SWITCH_BRIDGE} up")
         netns.ip_batch(self.switch_ns, switch)
-        netns.sysctl(
-            self.switch_ns, {"net.ipv6.conf.all.disable_ipv6": 1, "net.ipv6.conf.default.disable_ipv6": 1}
-        )
+        no_ipv6 = {"net.ipv6.conf.all.disable_ipv6": 1, "net.ipv6.conf.default.disable_ipv6": 1}
+        netns.sysctl(self.switch_ns, no_ipv6)
+        netns.sysctl(self.control_plane_ns, no_ipv6)
+        self._control_plane_up()
         for node in self.nodes:
             self._node_up(node)
+
+    def _control_plane_up(self) -> None:
+        # Pods reach the API with their own source address (kube-proxy DNATs 10.96.0.1 to this
+        # node without masquerading pod traffic), so replies need a route to every podCIDR: via
+        # the node that owns it, as host-gw routes are on any flat underlay.
+        cmds = [
+            "link set lo up",
+            f"addr add {CONTROL_PLANE_IP}/{UNDERLAY_CIDR.prefixlen} dev {NODE_UPLINK}",
+            f"link set {NODE_UPLINK} mtu {UNDERLAY_MTU} up",
+            f"route add default via {UNDERLAY_GATEWAY} dev {NODE_UPLINK}",
+        ]
+        cmds += [f"route add {n.pod_cidr} via {n.underlay_ip} dev {NODE_UPLINK}" for n in self.nodes]
+        netns.ip_batch(self.control_plane_ns, cmds)
 
     def _node_sysctls(self) -> dict[str, str | int]:
         values: dict[str, str | int] = {
@@ -302,6 +327,9 @@ class LabNetwork:
                 host = [
                     f"link add {pod.host_veth} mtu {pod.mtu} type veth {peer}",
                     f"link set {pod.host_veth} master {CNI_BRIDGE} up",
+                    # hairpinMode, as flannel's bridge plugin config sets it: a pod reaching its
+                    # own Service's ClusterIP gets DNATed back out of the port it came in on.
+                    f"link set {pod.host_veth} type bridge_slave hairpin on",
                 ]
                 inside = [
                     f"addr add {ip}/{cidr.prefixlen} dev {POD_IFACE}",

@@ -8,7 +8,8 @@
     python -m kdiag_lab.wire capture --iface sw-worker24 --udp-port 8472  # underlay capture, VXLAN decoded
 
 Each prints one line `ready` on stdout once its socket is open, so callers wait on that instead of
-sleeping, then JSON lines with what it saw. Standard library only (tcpdump is not required).
+sleeping, then JSON lines with what it saw. `ping` and `capture` build and decode packets with scapy
+(imported only there: `serve` runs in every lab pod and must start fast); tcpdump is not required.
 """
 
 from __future__ import annotations
@@ -17,16 +18,15 @@ import argparse
 import json
 import select
 import socket
-import struct
 import sys
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 ETH_P_ALL = 0x0003
-ETH_P_IP = 0x0800
+VXLAN_PORTS = (4789, 8472)  # IANA's, and the Linux/flannel default
 IP_RECVTTL = 12  # <linux/in.h>; not exported by the socket module
-VXLAN_HEADER = 8
 
 
 def _ready() -> None:
@@ -119,56 +119,48 @@ def connect(to: str, port: int, timeout: float) -> int:
     return 0
 
 
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    total = (total >> 16) + (total & 0xFFFF)
-    total += total >> 16
-    return ~total & 0xFFFF
-
-
 def ping(to: str, timeout: float) -> int:
     """One ICMP echo over a raw socket (no iputils needed). Prints the reply's TTL; exit 1 if none."""
+    from scapy.layers.inet import ICMP, IP  # scapy only for the commands that build or decode packets
+
     ident = threading.get_native_id() & 0xFFFF
-    header = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
-    packet = struct.pack("!BBHHH", 8, 0, _checksum(header + b"kdiag"), ident, 1) + b"kdiag"
     with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as sock:
-        sock.sendto(packet, (to, 0))
+        sock.sendto(bytes(ICMP(type=8, id=ident, seq=1) / b"kdiag"), (to, 0))
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             if not select.select([sock], [], [], left)[0]:
                 break
             reply, addr = sock.recvfrom(65535)
-            ihl = (reply[0] & 0x0F) * 4
-            icmp_type, _, _, rid, _ = struct.unpack("!BBHHH", reply[ihl : ihl + 8])
-            if addr[0] == to and icmp_type == 0 and rid == ident:
-                _emit({"ok": True, "ttl": reply[8]})
+            packet = IP(reply)
+            icmp = packet.getlayer(ICMP)
+            if addr[0] == to and icmp is not None and icmp.type == 0 and icmp.id == ident:
+                _emit({"ok": True, "ttl": packet.ttl})
                 return 0
     _emit({"ok": False})
     return 1
 
 
-def _ipv4(frame: bytes, offset: int) -> dict[str, object] | None:
-    if len(frame) < offset + 20 or frame[offset] >> 4 != 4:
-        return None
-    ihl = (frame[offset] & 0x0F) * 4
-    proto = frame[offset + 9]
+def _ipv4_record(packet: Any) -> dict[str, object]:
+    from scapy.layers.inet import TCP, UDP
+
     rec: dict[str, object] = {
-        "ttl": frame[offset + 8],
-        "proto": proto,
-        "src": socket.inet_ntoa(frame[offset + 12 : offset + 16]),
-        "dst": socket.inet_ntoa(frame[offset + 16 : offset + 20]),
-        "len": struct.unpack("!H", frame[offset + 2 : offset + 4])[0],
-        "l4": offset + ihl,
+        "ttl": packet.ttl, "proto": packet.proto, "src": packet.src, "dst": packet.dst, "len": packet.len,
     }
-    if proto in (socket.IPPROTO_UDP, socket.IPPROTO_TCP) and len(frame) >= offset + ihl + 4:
-        rec["sport"], rec["dport"] = struct.unpack("!HH", frame[offset + ihl : offset + ihl + 4])
+    l4 = packet.getlayer(UDP) or packet.getlayer(TCP)
+    if l4 is not None and l4.underlayer is packet:
+        rec["sport"], rec["dport"] = l4.sport, l4.dport
     return rec
 
 
 def capture(iface: str, udp_port: int, count: int, timeout: float) -> int:
-    """Print UDP packets to `udp_port` seen on `iface`, decoding a VXLAN payload's inner IPv4."""
+    """Print UDP packets to `udp_port` seen on `iface`; on a VXLAN port, the inner IPv4 too."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.layers.vxlan import VXLAN
+    from scapy.packet import bind_layers
+
+    if udp_port in VXLAN_PORTS:
+        bind_layers(UDP, VXLAN, dport=udp_port)  # flannel's 8472 is not scapy's default 4789
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     sock.bind((iface, 0))
     _ready()
@@ -178,21 +170,18 @@ def capture(iface: str, udp_port: int, count: int, timeout: float) -> int:
         left = deadline - time.monotonic()
         if left <= 0 or not select.select([sock], [], [], left)[0]:
             return 1 if seen == 0 else 0
-        frame = sock.recv(65535)
-        if len(frame) < 14 or struct.unpack("!H", frame[12:14])[0] != ETH_P_IP:
+        frame = Ether(sock.recv(65535))
+        outer = frame.getlayer(IP)
+        udp = frame.getlayer(UDP)
+        if outer is None or udp is None or udp.underlayer is not outer or udp.dport != udp_port:
             continue
-        outer = _ipv4(frame, 14)
-        if outer is None or outer["proto"] != socket.IPPROTO_UDP or outer.get("dport") != udp_port:
-            continue
-        rec: dict[str, object] = {k: v for k, v in outer.items() if k != "l4"}
-        payload = int(str(outer["l4"])) + 8
-        if len(frame) >= payload + VXLAN_HEADER + 14:
-            rec["vni"] = int.from_bytes(frame[payload + 4 : payload + 7], "big")
-            inner_eth = payload + VXLAN_HEADER
-            if struct.unpack("!H", frame[inner_eth + 12 : inner_eth + 14])[0] == ETH_P_IP:
-                inner = _ipv4(frame, inner_eth + 14)
-                if inner is not None:
-                    rec["inner"] = {k: v for k, v in inner.items() if k != "l4"}
+        rec = _ipv4_record(outer)
+        vxlan = frame.getlayer(VXLAN)
+        if vxlan is not None:
+            rec["vni"] = vxlan.vni
+            inner = vxlan.getlayer(IP)
+            if inner is not None:
+                rec["inner"] = _ipv4_record(inner)
         _emit(rec)
         seen += 1
     return 0

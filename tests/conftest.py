@@ -11,6 +11,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import uuid
@@ -26,6 +27,16 @@ from kdiag.cli.main import main
 from kdiag_lab import binaries, lifecycle
 from kdiag_lab.paths import LabPaths
 from tests.prereq import require
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Run as a shell runs a foreground job: with SIGHUP and SIGQUIT at their defaults. A suite
+    started by `nohup` or as a background job of a script inherits them ignored, and kdiag keeps an
+    ignored signal ignored on purpose (tests/unit/test_signals.py), so the signal tests would test
+    the caller's shell instead of kdiag."""
+    for sig in (signal.SIGHUP, signal.SIGQUIT, signal.SIGINT):
+        if signal.getsignal(sig) is signal.SIG_IGN:
+            signal.signal(sig, signal.SIG_DFL if sig is not signal.SIGINT else signal.default_int_handler)
 
 
 @dataclass
@@ -76,9 +87,9 @@ class Lab:
 
 def _lab_prerequisites() -> None:
     require(os.geteuid() == 0, "the lab needs root (network namespaces)")
-    have_binaries = all(
-        os.environ.get(var) for var in ("KDIAG_KUBE_APISERVER", "KDIAG_ETCD", "KDIAG_KUBECTL")
-    ) or (binaries.cache_dir() / "kube-apiserver").exists()
+    have_binaries = all(os.environ.get(var) for var in binaries.OVERRIDE_VARS) or all(
+        binaries.cached(name).exists() for name in binaries.targets()
+    )
     require(have_binaries or shutil.which("go") is not None, "the lab needs Go or prebuilt binaries")
 
 

@@ -8,7 +8,7 @@ which :func:`agent_source` builds from the package files at call time.
 from pathlib import Path
 
 # Dependency order: each module only imports modules listed before it.
-MODULES = ("spec", "packets", "transports", "local", "probes", "ports", "dns", "agent")
+MODULES = ("spec", "packets", "transports", "local", "probes", "ports", "dns", "waypoints", "agent")
 PACKAGE = "kdiag_agent"  # the in-memory package's name in the container; not "kdiag", which may exist
 
 # Runs in the probe container under `python3 -c` (Python 3.8+, maybe `-I -S`), where there are

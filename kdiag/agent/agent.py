@@ -21,6 +21,7 @@ from .local import probe_local
 from .ports import probe_arp, probe_targets, probe_tcp_connect, probe_tcp_raw, probe_udp
 from .probes import Context, probe_icmp, probe_pmtu, probe_traceroute
 from .spec import API_VERSION, SpecError, budget_seconds, not_measured, parse_spec
+from .waypoints import probe_waypoints
 
 
 def raw_sockets_permitted() -> Tuple[bool, str]:
@@ -63,9 +64,11 @@ def probe_plan(ctx: Context) -> Dict[str, Callable[[], Dict[str, Any]]]:
         # plain sockets: the same under both engines
         "dns": lambda: probe_dns(ctx.spec.get("dns"), ctx.timeout),
         "targets": lambda: probe_targets(ctx),
+        "waypoints": lambda: probe_waypoints(ctx, ping_socket_reason()),
     }
     if ctx.engine == "raw" and not ctx.raw_permitted:
-        plan.update({name: unavailable(needs_raw) for name in ("icmp", "tcp", "traceroute", "arp", "pmtu")})
+        plan.update({name: unavailable(needs_raw)
+                     for name in ("icmp", "tcp", "traceroute", "arp", "pmtu", "waypoints")})
     return plan
 
 

@@ -8,9 +8,11 @@ from typing import Any, Dict, List
 
 API_VERSION = "kdiag/v1"
 PROBE_NAMES = ("local", "icmp", "tcp", "udp", "traceroute", "arp", "pmtu")
-# Run only when asked for, each with its own spec key: dns (spec.dns), targets (spec.targets).
-EXTRA_PROBES = ("dns", "targets")
+# Run only when asked for, each with its own spec key: dns (spec.dns), targets (spec.targets),
+# waypoints (spec.waypoints: addresses on the expected path to ping).
+EXTRA_PROBES = ("dns", "targets", "waypoints")
 MAX_TARGETS = 64
+MAX_WAYPOINTS = 8
 DNS_TYPES = ("A", "AAAA")
 ENGINES = ("auto", "raw", "unprivileged")
 DEFAULTS: Dict[str, Any] = {
@@ -31,9 +33,9 @@ def parse_spec(text: str) -> Dict[str, Any]:
         raise SpecError("spec is not valid JSON: %s" % exc) from None
     if not isinstance(raw, dict):
         raise SpecError("spec must be a JSON object")
-    unknown = sorted(set(raw) - set(DEFAULTS) - {"target", "dns", "targets"})
+    unknown = sorted(set(raw) - set(DEFAULTS) - {"target", *EXTRA_PROBES})
     if unknown:
-        allowed = ", ".join(["target", *DEFAULTS, "dns", "targets"])
+        allowed = ", ".join(["target", *DEFAULTS, *EXTRA_PROBES])
         raise SpecError("unknown spec key(s): %s; allowed: %s" % (", ".join(unknown), allowed))
     spec: Dict[str, Any] = {"target": None}
     spec.update(DEFAULTS, **raw)
@@ -63,7 +65,16 @@ def parse_spec(text: str) -> Dict[str, Any]:
         spec["dns"] = _dns_settings(raw["dns"])
     if "targets" in raw:
         spec["targets"] = _targets(raw["targets"])
+    if "waypoints" in raw:
+        spec["waypoints"] = _waypoints(raw["waypoints"])
     return spec
+
+
+def _waypoints(raw: Any) -> List[str]:
+    """spec.waypoints: [IPv4, ...], the addresses on the expected path to ping."""
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_WAYPOINTS:
+        raise SpecError("spec.waypoints must be a list of 1 to %d IPv4 addresses" % MAX_WAYPOINTS)
+    return [_ipv4(value, "spec.waypoints[%d]" % i) for i, value in enumerate(raw)]
 
 
 def _ipv4(value: Any, what: str) -> str:

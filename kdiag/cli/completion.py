@@ -52,3 +52,35 @@ def pods(options: ClusterOptions, incomplete: str) -> list[str]:
         return [n for n in found if n.startswith(incomplete)]
     except Exception:
         return []
+
+
+def services(options: ClusterOptions, incomplete: str) -> list[str]:
+    """`svc/NAME` in the chosen namespace; `svc/NS/` completes the Services of NS."""
+    try:
+        from kdiag.cluster import paths
+        from kdiag.cluster.client import Cluster
+        from kdiag.cluster.inventory import list_names
+
+        cluster = Cluster(_bounded(options))
+        rest = incomplete[len("svc/"):]
+        if "/" in rest:
+            namespace, _, prefix = rest.partition("/")
+            found = list_names(cluster, paths.namespaced(namespace, "services"))
+            return [f"svc/{namespace}/{n}" for n in found if n.startswith(prefix)]
+        found = list_names(cluster, paths.namespaced(cluster.namespace, "services"))
+        return [f"svc/{n}" for n in found if n.startswith(rest)]
+    except Exception:
+        return []
+
+
+def destinations(options: ClusterOptions, incomplete: str) -> list[str]:
+    """A trace's DST: pods, and Services as `svc/NAME`. An empty word gets the pods and the word
+    `svc/` itself (one request, so a silent API costs one bound); `s`, `sv`, `svc` get both lists."""
+    if incomplete.startswith("svc/"):
+        return services(options, incomplete)
+    offered = pods(options, incomplete)
+    if not incomplete:
+        return [*offered, "svc/"]
+    if "svc/".startswith(incomplete):
+        offered += services(options, "svc/")
+    return offered

@@ -49,6 +49,13 @@ def complete_pods(ctx: typer.Context, incomplete: str) -> list[str]:
     return completion.pods(_params(ctx), incomplete)
 
 
+def complete_destinations(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Pods as for SOURCE, plus `svc/NAME` (and `svc/NS/NAME`) for Services."""
+    from kdiag.cli import completion
+
+    return completion.destinations(_params(ctx), incomplete)
+
+
 def complete_nodes(ctx: typer.Context, incomplete: str) -> list[str]:
     from kdiag.cli import completion
 

@@ -26,10 +26,13 @@ def trace(
     ctx: typer.Context,
     source: str = typer.Argument(..., help="Source pod: NAME, NAMESPACE/NAME or a unique name prefix.",
                                  autocompletion=opt.complete_pods, show_default=False),
-    destination: str = typer.Argument(..., help="Destination pod (as SOURCE) or an IPv4 address.",
-                                      autocompletion=opt.complete_pods, show_default=False),
-    port: int | None = typer.Option(None, "--port", "-p", min=1, max=65535, show_default=False,
-                                    help="Port to check [default: DST's first declared containerPort]."),
+    destination: str = typer.Argument(..., help="Destination: a pod (as SOURCE), an IPv4 address, svc/NAME "
+                                      "or svc/NAMESPACE/NAME, a DNS name (as SRC resolves it), a "
+                                      "ClusterIP[:PORT].",
+                                      autocompletion=opt.complete_destinations, show_default=False),
+    port: str | None = typer.Option(None, "--port", "-p", show_default=False, metavar="PORT",
+                                    help="Port to check: a number, or a Service port's name [default: DST's "
+                                         "first declared containerPort; a Service's only port]."),
     proto: str | None = typer.Option(None, "--proto", show_default=False, metavar="icmp|tcp|udp",
                                      help="L4 check: icmp (path only), tcp or udp [default: tcp when a "
                                           "port is known, else icmp]. The path probes always run."),
@@ -39,15 +42,27 @@ def trace(
     image: str | None = typer.Option(None, "--image", show_default=False,
                                      help="Probe image with python3 [default: $KDIAG_PROBE_IMAGE, else "
                                           f"{PROBE_IMAGE}]."),
-    mode: str = typer.Option("pod", "--mode", metavar="pod|ephemeral",
+    mode: str = typer.Option("auto", "--mode", metavar="auto|pod|ephemeral",
                              help="pod: a probe pod on SRC's node (deleted afterwards); ephemeral: an "
-                                  "ephemeral container inside SRC (cannot be removed)."),
+                                  "ephemeral container inside SRC (cannot be removed); auto: ephemeral "
+                                  "only when NetworkPolicies would judge a probe pod differently from SRC."),
     engine: str = typer.Option("auto", "--engine", metavar="auto|raw|unprivileged",
-                               help="raw needs NET_RAW (Pod Security baseline); unprivileged fits "
-                                    "restricted; auto tries raw and falls back when Pod Security refuses."),
+                               help="raw adds NET_RAW, which only Pod Security privileged allows "
+                                    "(baseline forbids it); unprivileged fits restricted; auto tries raw "
+                                    "and falls back when Pod Security refuses."),
     probe_namespace: str | None = typer.Option(None, "--probe-namespace", show_default=False,
                                                autocompletion=opt.complete_namespaces,
                                                help="Namespace for the probe pod [default: SRC's]."),
+    max_endpoints: int = typer.Option(10, "--max-endpoints", min=1, max=60,
+                                      help="Endpoints of a Service probed directly (chosen to cover each "
+                                           "node)."),
+    observe: bool = typer.Option(False, "--observe", help="Also watch the probe's packets on every node of "
+                                 "the path (one host-network observer pod per node, NET_RAW + NET_ADMIN; "
+                                 "Pod Security `privileged` in --observer-namespace) and say where they "
+                                 "stop."),
+    observer_namespace: str = typer.Option("kube-system", "--observer-namespace",
+                                           autocompletion=opt.complete_namespaces,
+                                           help="Namespace for the observer pods (with --observe)."),
     output: str = opt.output_option(registry.choices(TRACE_VIEWS, with_name=False), "text"),
     *,
     connection: ClusterOptions,
@@ -57,6 +72,7 @@ def trace(
     from kdiag.cluster.probepods import DEFAULT_IMAGE, IMAGE_ENV
     from kdiag.cluster.workloads import deleting_in_background
     from kdiag.errors import UsageError
+    from kdiag.model.service_targets import parse_port_option
     from kdiag.render.trace import trace_text
     from kdiag.trace.request import TraceRequest
     from kdiag.trace.run import trace as run_trace
@@ -65,11 +81,15 @@ def trace(
     seconds = opt.parse_duration(timeout, "--timeout")
     if seconds is None:
         raise UsageError("--timeout must be more than 0", hint="e.g. --timeout 30s")
+    wanted = parse_port_option(port)
     request = TraceRequest(
-        source=source, destination=destination, namespace=connection.namespace, port=port,
+        source=source, destination=destination, namespace=connection.namespace,
+        port=wanted if isinstance(wanted, int) else None,
+        port_name=wanted if isinstance(wanted, str) else None,
+        max_endpoints=max_endpoints,
         proto=proto.lower() if proto else None, count=count, timeout=seconds,
         image=image or os.environ.get(IMAGE_ENV) or DEFAULT_IMAGE, mode=mode, engine=engine,
-        probe_namespace=probe_namespace,
+        probe_namespace=probe_namespace, observe=observe, observer_namespace=observer_namespace,
     )
     cluster = Cluster(connection)
     # The probe pod's deletion is sent when its result is in and answered while the verdict is drawn.

@@ -94,7 +94,8 @@ def _flannel(inp: raw.Inputs) -> Datapath | None:
         notes.append(f"flannel backend {btype!r} is not modelled; assuming a routed path")
         routing = Routing.NATIVE
     return Datapath("flannel", Mode.BRIDGE, routing, overlay, bridge="cni0",
-                    generic=routing is Routing.NATIVE, evidence=tuple(ev), notes=tuple(notes))
+                    generic=routing is Routing.NATIVE, tunnel_at_network_address=overlay.kind in (
+                        OverlayKind.VXLAN, OverlayKind.UDP), evidence=tuple(ev), notes=tuple(notes))
 
 
 # ---- Calico -----------------------------------------------------------------------------------------
@@ -172,6 +173,8 @@ def _calico(inp: raw.Inputs) -> Datapath | None:
     calico_config = (raw.configmap(inp, "calico-config") or ("", {}))[1]
     return Datapath("calico", Mode.PTP, routing, overlay, gateway=LINK_LOCAL_GW,
                     pod_mtu=raw.to_int(calico_config.get("veth_mtu")) or None,
+                    tunnel_annotations=(f"{CALICO_ANN}IPv4VXLANTunnelAddr",
+                                        f"{CALICO_ANN}IPv4IPIPTunnelAddr"),
                     evidence=tuple(ev), notes=tuple(notes))
 
 
@@ -259,16 +262,29 @@ def _antrea(inp: raw.Inputs) -> Datapath | None:
 # ---- the rest: one DaemonSet each ------------------------------------------------------------------
 
 
+# ovnkube-node writes these on every node it manages (`node-subnets`: the node's podCIDR per network;
+# `node-chassis-id`: its OVS chassis), so they identify OVN-Kubernetes where the DaemonSet is not
+# readable or not recognisable (OpenShift's images carry no project name).
+OVN_NODE_ANNOTATIONS = (
+    "k8s.ovn.org/node-subnets", "k8s.ovn.org/node-chassis-id", "k8s.ovn.org/l3-gateway-config",
+)
+
+
 def _ovn(inp: raw.Inputs) -> Datapath | None:
     # DaemonSet ovnkube-node in ovn-kubernetes (upstream) or openshift-ovn-kubernetes. Geneve between
     # nodes on UDP 6081 via the OVS tunnel port genev_sys_6081; pods sit on the node's logical switch
     # (L2), the ovn_cluster_router owns podCIDR .1. OVN recommends 100 bytes of headroom (MTU 1400).
     ds = raw.find_daemonset(inp, ("ovnkube-node",), "ovn-kubernetes")
-    if ds is None:
+    ev = [Evidence(raw.ref("daemonset", ds), "ovnkube-node DaemonSet")] if ds is not None else []
+    annotated = next((hit for key in OVN_NODE_ANNOTATIONS if (hit := raw.node_annotation(inp, key))), None)
+    if annotated is not None:
+        key = next(k for k in OVN_NODE_ANNOTATIONS if k in annotated[0].annotations)
+        ev.append(Evidence(f"node {annotated[0].name}", f"annotation {key}={annotated[1]}"))
+    if not ev:
         return None
     return Datapath("ovn-kubernetes", Mode.BRIDGE, Routing.OVERLAY,
                     Overlay(OverlayKind.GENEVE, "genev_sys_6081", 6081, 100), bridge="br-int", generic=True,
-                    evidence=(Evidence(raw.ref("daemonset", ds), "ovnkube-node DaemonSet"),),
+                    evidence=tuple(ev),
                     notes=("OVN logical routers: TTL handling differs from the kernel model",))
 
 

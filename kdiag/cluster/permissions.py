@@ -10,6 +10,9 @@ from kdiag.errors import CannotProbeError, KdiagError
 NEEDED = {
     "pod": (("create", "pods", ""), ("get", "pods", "log"), ("delete", "pods", "")),
     "ephemeral": (("patch", "pods", "ephemeralcontainers"), ("get", "pods", "log")),
+    # --observe: node observer pods, stopped by lowering their activeDeadlineSeconds (a patch)
+    "observer": (("create", "pods", ""), ("get", "pods", "log"), ("patch", "pods", ""),
+                 ("delete", "pods", "")),
 }
 
 

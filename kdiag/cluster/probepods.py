@@ -5,7 +5,8 @@ the source pod's node (spec.nodeName, so no scheduler is involved), with the lea
 engine needs:
 
 - raw engine: capabilities drop ALL + add NET_RAW, uid 0 (file capabilities aside, a non-root
-  process gets no effective capabilities from the container's set); Pod Security `baseline` allows it;
+  process gets no effective capabilities from the container's set); only Pod Security `privileged`
+  allows it (`baseline` forbids adding any capability beyond its short list, NET_RAW included);
 - unprivileged engine: no capabilities, runAsNonRoot as uid/gid 65534, and the namespaced sysctl
   net.ipv4.ping_group_range opened so ping sockets work; Pod Security `restricted` allows it.
 
@@ -57,12 +58,18 @@ class AgentSpec:
     port: int | None = None
     count: int = 3
     timeout: float = 2.0  # per probe, in seconds
+    waypoints: tuple[str, ...] = ()  # addresses on the expected path the waypoints probe pings
+    # spec.dns / spec.targets of a trace through a Service (kdiag.model.service_trace.agent_extras)
+    extras: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"target": self.target, "probes": list(self.probes), "engine": self.engine,
                                "count": self.count, "timeout": self.timeout}
         if self.port is not None:
             out["port"] = self.port
+        if self.waypoints and "waypoints" in self.probes:
+            out["waypoints"] = list(self.waypoints)
+        out.update(self.extras)
         return out
 
 
@@ -190,8 +197,8 @@ def _resources_text() -> str:
 # ---- what comes back ---------------------------------------------------------------------------
 
 
-def probe_result(log: str, *, where: str, exit_code: int | None) -> Mapping[str, Any]:
-    """The agent's ProbeResult: the last JSON line of kind ProbeResult in the container's log."""
+def last_document(log: str, kind: str) -> Mapping[str, Any] | None:
+    """The last JSON line of `kind` in a container's log (stderr lines may surround it)."""
     for line in reversed(log.splitlines()):
         line = line.strip()
         if line.startswith("{"):
@@ -199,8 +206,16 @@ def probe_result(log: str, *, where: str, exit_code: int | None) -> Mapping[str,
                 doc = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(doc, dict) and doc.get("kind") == "ProbeResult":
+            if isinstance(doc, dict) and doc.get("kind") == kind:
                 return doc
+    return None
+
+
+def probe_result(log: str, *, where: str, exit_code: int | None) -> Mapping[str, Any]:
+    """The agent's ProbeResult: the last JSON line of kind ProbeResult in the container's log."""
+    doc = last_document(log, "ProbeResult")
+    if doc is not None:
+        return doc
     tail = " | ".join(log.strip().splitlines()[-3:]) or "no output"
     raise CannotProbeError(f"the probe agent in {where} returned no result (exit code {exit_code}): {tail}",
                            hint="does the image have python3 3.8+? try --image or KDIAG_PROBE_IMAGE")

@@ -126,6 +126,15 @@ def get_service(cluster: Cluster, namespace: str, name: str) -> ServiceInfo:
                         hint=f"services there: {shown}" if names else "no services listed there") from None
 
 
+def find_service(cluster: Cluster, namespace: str, name: str) -> ServiceInfo | None:
+    """One Service, None when it does not exist (a DNS name's query names are looked up this way)."""
+    try:
+        return parse_service(cluster.request("GET", f"{_services_path(namespace)}/{quote(name)}",
+                                             what=f"get service {namespace}/{name}"))
+    except NotFoundError:
+        return None
+
+
 def list_services(cluster: Cluster, namespace: str | None) -> list[ServiceInfo]:
     where = f"in namespace {namespace}" if namespace else "in all namespaces"
     items = cluster.list_pages(_services_path(namespace), what=f"list services {where}")

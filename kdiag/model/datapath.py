@@ -13,7 +13,7 @@ from enum import Enum
 from typing import Any
 
 from kdiag.model.objects import PodInfo
-from kdiag.model.targets import Target, endpoint_of
+from kdiag.model.targets import AddressScope, AddressTarget, Target, endpoint_of
 
 
 class Mode(str, Enum):
@@ -61,6 +61,10 @@ class Relation(str, Enum):
     CROSS_NODE = "cross-node"
     HOST_NETWORK_SAME_NODE = "host-network-same-node"
     HOST_NETWORK_CROSS_NODE = "host-network-cross-node"
+    # A pod to a node's own address (its InternalIP, or the cni0 / tunnel address it holds).
+    POD_TO_NODE = "pod-to-node"
+    # An address no node and no podCIDR holds: the path leaves the cluster by the default route.
+    EXTERNAL = "external"
 
     @property
     def cross_node(self) -> bool:
@@ -72,9 +76,14 @@ class Relation(str, Enum):
 
 
 def relation_of(src: PodInfo, *, target: Target) -> Relation:
-    """Classify a (directed) pair; an address no node holds is cross-node."""
+    """Classify a (directed) pair: a pod to a node's own address is pod-to-node, an address no node
+    holds is external."""
+    if isinstance(target, AddressTarget) and target.scope is AddressScope.EXTERNAL:
+        return Relation.EXTERNAL
     dst = endpoint_of(target)
     same = bool(src.node_name) and src.node_name == dst.node
+    if not src.host_network and isinstance(target, AddressTarget) and target.scope is AddressScope.NODE:
+        return Relation.POD_TO_NODE
     if src.host_network or dst.host_network:
         return Relation.HOST_NETWORK_SAME_NODE if same else Relation.HOST_NETWORK_CROSS_NODE
     return Relation.SAME_NODE if same else Relation.CROSS_NODE
@@ -137,6 +146,11 @@ class Datapath:
     # Pods are sized as the underlay's MTU minus the overlay's overhead; False when kdiag does not
     # know how this datapath sizes them (unknown CNI).
     mtu_from_underlay: bool = True
+    # Where the overlay device's own address is, so that a probe can ask the far end of the tunnel
+    # itself: node annotations holding it (Calico's IPv4VXLANTunnelAddr / IPv4IPIPTunnelAddr), or
+    # the podCIDR's network address (flannel.1 holds .0).
+    tunnel_annotations: tuple[str, ...] = ()
+    tunnel_at_network_address: bool = False
     evidence: tuple[Evidence, ...] = ()
     notes: tuple[str, ...] = ()
 

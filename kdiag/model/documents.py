@@ -17,6 +17,7 @@ from kdiag.model.objects import NodeInfo, PodInfo
 from kdiag.model.pairs import Classification, PairSummary, PodPair, outside_pod_cidr
 from kdiag.model.path import node_ip
 from kdiag.model.podstatus import node_status, readiness_gates_text, summarize_pod
+from kdiag.model.service_trace import dns_section, service_section
 from kdiag.model.targets import Endpoint, endpoint_of, target_pod
 
 if TYPE_CHECKING:  # kdiag.model.trace builds its document here: import the type only
@@ -180,6 +181,9 @@ def _trace_end(result: TraceResult, end: Endpoint, pod: PodInfo | None) -> Docum
 
 def trace_document(result: TraceResult) -> Document:
     """`kdiag trace -o json`: the `kind: Trace` document (docs/schema/trace.schema.json)."""
+    # Imported here: kdiag.model.policy.documents takes API_VERSION from this module.
+    from kdiag.model.policy.trace_document import trace_policy_document
+
     return _document("Trace", {
         "source": _trace_end(result, Endpoint.of_pod(result.source), result.source),
         "destination": _trace_end(result, endpoint_of(result.destination), target_pod(result.destination)),
@@ -192,4 +196,7 @@ def trace_document(result: TraceResult) -> Document:
         "verdict": result.verdict.to_dict(),
         "probe": result.probe.to_dict(),
         "warnings": list(result.warnings),
+        "policy": trace_policy_document(result.policy),
+        "service": service_section(result.service) if result.service is not None else None,
+        "dns": dns_section(result.service) if result.service is not None else None,
     })

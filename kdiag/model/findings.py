@@ -35,6 +35,33 @@ class Code(str, Enum):
     UDP_FILTERED = "UDP_FILTERED"
     UDP_OPEN_FILTERED = "UDP_OPEN_FILTERED"
     MTU_UNMEASURED = "MTU_UNMEASURED"
+    # Service and DNS traces (kdiag.model.checks.service, .dns)
+    SVC_NO_ENDPOINTS = "SVC_NO_ENDPOINTS"
+    SVC_PORT_MISMATCH = "SVC_PORT_MISMATCH"
+    SVC_NOT_TRANSLATED = "SVC_NOT_TRANSLATED"
+    ENDPOINT_UNREACHABLE = "ENDPOINT_UNREACHABLE"
+    SVC_AS_EXPECTED = "SVC_AS_EXPECTED"
+    DNS_FAILED = "DNS_FAILED"
+    DNS_MISMATCH = "DNS_MISMATCH"
+    DNS_AS_EXPECTED = "DNS_AS_EXPECTED"
+    POLICY_DENIES = "POLICY_DENIES"
+    POLICY_ALLOWS_BUT_FILTERED = "POLICY_ALLOWS_BUT_FILTERED"
+    POLICY_DENIES_BUT_PASSED = "POLICY_DENIES_BUT_PASSED"
+    POLICY_UNKNOWN = "POLICY_UNKNOWN"
+    PATH_DETOUR = "PATH_DETOUR"
+    TCP_RESET_IN_PATH = "TCP_RESET_IN_PATH"
+    NODE_NOT_FORWARDING = "NODE_NOT_FORWARDING"
+    RETURN_PATH_SUSPECT = "RETURN_PATH_SUSPECT"
+    SOURCE_NOT_PROBED = "SOURCE_NOT_PROBED"
+    # --observe: where the node observers saw the packets stop (kdiag.model.checks.observation)
+    NO_ROUTE = "NO_ROUTE"
+    RETURN_PATH_BROKEN = "RETURN_PATH_BROKEN"
+    FORWARDING_DISABLED = "FORWARDING_DISABLED"
+    RP_FILTER_DROP = "RP_FILTER_DROP"
+    FIREWALL_DROP = "FIREWALL_DROP"
+    TUNNEL_NOT_SENT = "TUNNEL_NOT_SENT"
+    TUNNEL_NOT_RECEIVED = "TUNNEL_NOT_RECEIVED"
+    DELIVERED_NO_ANSWER = "DELIVERED_NO_ANSWER"
 
 
 Severity = Literal["info", "warning", "error"]
@@ -61,14 +88,21 @@ class Verdict:
     matches_expected: bool
     findings: tuple[Finding, ...]
     summary: str = ""
+    explanation: str = ""  # what matched the expected path and what did not, in a few words
+    drop_point: Mapping[str, Any] | None = None  # --observe: where a direction stopped (capture_hops)
+    observed: bool = False  # node observers ran (then dropPoint is in the JSON, null when none)
 
     @property
     def codes(self) -> tuple[str, ...]:
         return tuple(f.code.value for f in self.findings)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "matchesExpected": self.matches_expected, "summary": self.summary,
-                "findings": [f.to_dict() for f in self.findings]}
+        out: dict[str, Any] = {"status": self.status, "matchesExpected": self.matches_expected,
+                               "summary": self.summary, "explanation": self.explanation,
+                               "findings": [f.to_dict() for f in self.findings]}
+        if self.drop_point is not None or self.observed:
+            out["dropPoint"] = dict(self.drop_point) if self.drop_point is not None else None
+        return out
 
 
 def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:

@@ -28,7 +28,7 @@ class Sighting:
     """One thing an observation says about one hop."""
 
     point: ObservationPoint  # where it was seen
-    probe: str  # local | icmp | tcp | udp | traceroute | arp | pmtu
+    probe: str  # local | icmp | tcp | udp | traceroute | arp | pmtu | waypoint
     outcome: str  # sent, answered, reached, replied, noReply, error, open, closed, ..., pathMtu, reportedMtu
     address: str = ""  # who answered (or sent, for "local"; the MAC for arp)
     ttl: int | None = None  # traceroute: the probe's TTL; replies: the TTL they arrived with
@@ -122,6 +122,11 @@ def _sightings(path: ExpectedPath, observations: Observations) -> Iterable[tuple
         yield from errors("udp", (obs.udp_error,))
     if "arp" in done:
         yield "dst", Sighting(point, "arp", "answered" if obs.arp_answered else "noReply", obs.arp_mac or "")
+    if "waypoints" in done:
+        for w in obs.waypoints:
+            if w.measured:
+                outcome = "replied" if w.answered else "noReply"
+                yield w.address, Sighting(point, "waypoint", outcome, w.address, w.reply_ttl)
     if "pmtu" in done:
         yield "path", Sighting(point, "pmtu", "pathMtu", mtu=obs.path_mtu)
         if obs.reported_by:

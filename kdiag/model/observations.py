@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from kdiag.model.capture import NodeCapture
 from kdiag.model.observed import Observed, decode_probe_result
 
 PointDirection = Literal["egress", "ingress"]
@@ -38,6 +39,10 @@ class Observation:
 @dataclass(frozen=True)
 class Observations:
     items: tuple[Observation, ...] = ()
+    captures: tuple[NodeCapture, ...] = ()  # --observe: one per node observer
+
+    def captured(self) -> dict[str, NodeCapture]:
+        return {c.node: c for c in self.captures}
 
     def at(self, point: ObservationPoint) -> Observation | None:
         return next((o for o in self.items if o.point == point), None)
@@ -52,8 +57,10 @@ class Observations:
         return next((o.point for o in self.items if o.point.by == PROBE), None)
 
 
-def parse_observations(probe_result: Mapping[str, Any], *, source_node: str) -> Observations:
-    """The source-side ProbeResult, placed at the source's sending device on its node."""
+def parse_observations(probe_result: Mapping[str, Any], *, source_node: str,
+                       captures: tuple[NodeCapture, ...] = ()) -> Observations:
+    """The source-side ProbeResult, placed at the source's sending device on its node (and what the
+    node observers captured, with --observe)."""
     probe = decode_probe_result(probe_result)
     point = ObservationPoint(source_node, probe.local_interface or "eth0", "egress", PROBE)
-    return Observations((Observation(point, probe),))
+    return Observations((Observation(point, probe),), captures)

@@ -27,6 +27,21 @@ class HopSeen:
 
 
 @dataclass(frozen=True)
+class WaypointSeen:
+    """One address of the expected path pinged by the waypoints probe."""
+
+    address: str
+    measured: bool
+    sent: int = 0
+    received: int = 0
+    reply_ttl: int | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.measured and self.received > 0
+
+
+@dataclass(frozen=True)
 class ProbeStatus:
     measured: bool
     not_applicable: bool = False
@@ -79,6 +94,10 @@ class Observed:
     pmtu_exact: bool = False
     reported_mtu: int | None = None
     reported_by: str | None = None
+    waypoints: tuple[WaypointSeen, ...] = ()
+
+    def waypoint(self, address: str) -> WaypointSeen | None:
+        return next((w for w in self.waypoints if w.address == address), None)
 
     def probe(self, name: str) -> ProbeStatus | None:
         """Whether `name` is in the result, and if so whether it was measured (and why not)."""
@@ -102,6 +121,18 @@ def _num(raw: Any) -> float | None:
 
 def _str(raw: Any) -> str | None:
     return str(raw) if raw else None
+
+
+def _waypoints(raw: Mapping[str, Any]) -> tuple[WaypointSeen, ...]:
+    out = []
+    for entry in raw.get("results") or []:
+        result = entry.get("result") if isinstance(entry, Mapping) else None
+        if not isinstance(result, Mapping) or not entry.get("address"):
+            continue
+        out.append(WaypointSeen(str(entry["address"]), bool(result.get("measured")),
+                                _int(result.get("sent")) or 0, _int(result.get("received")) or 0,
+                                _int(result.get("replyTtl"))))
+    return tuple(out)
 
 
 def decode_probe_result(observed: Mapping[str, Any]) -> Observed:
@@ -143,4 +174,5 @@ def decode_probe_result(observed: Mapping[str, Any]) -> Observed:
         pmtu_measured=measured.get("pmtu", False), pmtu_method=str(pmtu.get("method") or ""),
         path_mtu=_int(pmtu.get("pathMtu")), pmtu_exact=bool(pmtu.get("exact")),
         reported_mtu=_int(pmtu.get("reportedMtu")), reported_by=_str(pmtu.get("reportedBy")),
+        waypoints=_waypoints(p.get("waypoints", {})) if measured.get("waypoints") else (),
     )

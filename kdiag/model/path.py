@@ -16,6 +16,7 @@ from typing import Any, Literal
 from kdiag.model.datapath import Datapath, Mode, OverlayKind, Relation, Routing
 from kdiag.model.objects import NodeInfo, PodInfo
 from kdiag.model.targets import Endpoint, Target, endpoint_of
+from kdiag.model.waypoints import Role, Waypoint, tunnel_address, waypoints
 
 DEFAULT_UNDERLAY_MTU = 1500  # the API does not show node NIC MTUs; callers may pass the real one
 
@@ -33,6 +34,8 @@ class HopKind(str, Enum):
     PEER_BRIDGE = "peer-bridge"
     PEER_VETH = "peer-veth"
     PEER_ETH0 = "peer-eth0"
+    EGRESS = "egress"  # leaving the cluster through the node's default route (SNAT as the CNI does it)
+    EXTERNAL = "external"  # an address outside the cluster's nodes and podCIDRs
 
 
 Direction = Literal["egress", "ingress", ""]
@@ -77,6 +80,10 @@ class ExpectedPath:
     gateway: str  # the address that should answer TTL 1 on a routed path ("" when L2 or unknown)
     summary: str
     notes: tuple[str, ...] = ()
+    # The addresses on the way the probe also pings (kdiag.model.waypoints), in path order.
+    waypoints: tuple[Waypoint, ...] = ()
+    # The path leaves the cluster: ttl_decrement counts only the cluster's routers, a lower bound.
+    open_ended: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +100,8 @@ class ExpectedPath:
             "summary": self.summary,
             "notes": list(self.notes),
             "hops": [h.to_dict() for h in self.hops],
+            "waypoints": [w.to_dict() for w in self.waypoints],
+            "openEnded": self.open_ended,
         }
 
 
@@ -183,6 +192,12 @@ def expected(
     source, dst = Endpoint.of_pod(src), endpoint_of(target)
     src_n, dst_n = nodes.get(source.node), nodes.get(dst.node)
     s_ip, d_ip = node_ip(src_n) or source.host_ip, node_ip(dst_n) or dst.host_ip
+    if relation is Relation.EXTERNAL:
+        return _external(source, dst, datapath=dp, src_node=src_n, s_ip=s_ip, underlay_mtu=underlay_mtu)
+    exposed = relation  # what the result says; `relation` below is the shape the path takes
+    if relation is Relation.POD_TO_NODE:  # the node's own stack: as a host-network destination
+        same = bool(source.node) and source.node == dst.node
+        relation = Relation.HOST_NETWORK_SAME_NODE if same else Relation.HOST_NETWORK_CROSS_NODE
     notes: list[str] = list(dp.notes)
     bridge = dp.mode is Mode.BRIDGE
     gw = gateway_of(src_n, datapath=dp)
@@ -190,8 +205,10 @@ def expected(
     l2_cluster = dp.routing is Routing.L2  # Weave: one L2 segment across nodes
     encap = cross and not source.host_network and not dst.host_network and _encapsulated(
         dp, src_n, dst_n, notes)
-    if cross and source.host_network and not dst.host_network:
-        # The node's own packets to a remote pod follow the same podCIDR route through the overlay.
+    if cross and source.host_network != dst.host_network and (
+            not dst.host_network or _in_pod_cidr(dst.ip, dst_n)):
+        # The node's own packets to a remote pod, and a pod's to a remote node's cni0 / tunnel
+        # address, follow the same podCIDR route through the overlay.
         encap = _encapsulated(dp, src_n, dst_n, notes)
 
     hops: list[Hop] = []
@@ -278,5 +295,62 @@ def expected(
         summary += f", MTU {mtu}"
     if dp.overlay.kind is OverlayKind.WIREGUARD and encap:
         notes.append("WireGuard: a captured underlay packet shows only UDP between node IPs")
-    return ExpectedPath(relation, dp, source.ip, dst.ip, source.node, dst.node, s_ip, d_ip,
-                        tuple(hops), l2, ttl, ttl_exact, mtu, kind, encap, gateway, summary, tuple(notes))
+    stops: list[tuple[str, Role, str]] = []
+    if kind == "routed" and not source.host_network:
+        stops.append((s_ip, "src-node", source.node))
+        if cross and not dst.host_network:
+            tunnel = tunnel_address(dst_n, annotations=dp.tunnel_annotations,
+                                    at_network_address=dp.tunnel_at_network_address,
+                                    network_address=podcidr_address(dst_n, offset=0))
+            stops += [(tunnel if encap else "", "tunnel", dst.node),
+                      (podcidr_address(dst_n, offset=1) if bridge and dp.bridge_addressed else "", "bridge",
+                       dst.node), (d_ip, "dst-node", dst.node)]
+    return ExpectedPath(exposed, dp, source.ip, dst.ip, source.node, dst.node, s_ip, d_ip,
+                        tuple(hops), l2, ttl, ttl_exact, mtu, kind, encap, gateway, summary, tuple(notes),
+                        waypoints(stops, exclude=(source.ip, dst.ip)))
+
+
+def _in_pod_cidr(address: str, node: NodeInfo | None) -> bool:
+    for cidr in node.pod_cidrs if node else ():
+        try:
+            if ipaddress.ip_address(address) in ipaddress.ip_network(cidr, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _external(source: Endpoint, dst: Endpoint, *, datapath: Datapath, src_node: NodeInfo | None, s_ip: str,
+              underlay_mtu: int | None) -> ExpectedPath:
+    """A pod (or node) to an address outside the cluster: out of the source node by its default
+    route, source-NATed to the node's address where the CNI masquerades; no overlay, and routers
+    beyond the node that the model cannot count (the decrement is a lower bound)."""
+    dp, n = datapath, source.node
+    gw = gateway_of(src_node, datapath=dp)
+    hops: list[Hop] = []
+    if source.host_network:
+        hops.append(Hop(HopKind.HOST, f"{n} host network namespace", n, "", (source.ip,)))
+    else:
+        hops += [Hop(HopKind.POD_ETH0, f"{source.label} eth0", n, "eth0", (source.ip,)),
+                 Hop(HopKind.VETH, "veth (node end)", n, "veth")]
+        if dp.mode is Mode.BRIDGE:
+            address = podcidr_address(src_node, offset=1) if dp.bridge_addressed else ""
+            hops.append(Hop(HopKind.BRIDGE, f"bridge {dp.bridge or '?'}", n, dp.bridge,
+                            (address,) if address else ()))
+        hops.append(Hop(HopKind.NODE_ROUTING, f"{n} forwards by its default route", n, "",
+                        (gw,) if gw else ()))
+    masq = "" if source.host_network else " (SNAT to it where the CNI masquerades pod traffic)"
+    hops.append(Hop(HopKind.EGRESS, f"leaves {n} by its default route from {s_ip or '?'}{masq}", n, "",
+                    (s_ip,) if s_ip else (), direction="egress"))
+    hops.append(Hop(HopKind.EXTERNAL, f"{dst.ip} outside the cluster", "", "", (dst.ip,)))
+    hops = [replace(hop, index=i) for i, hop in enumerate(hops)]
+    ttl = 0 if source.host_network else 1
+    mtu = _mtu(dp, source.host_network, underlay_mtu)
+    summary = (f"{dp.cni}: {source.ip} -> {dst.ip} outside the cluster: leaves {n} by its default route, "
+               "routers beyond it not modelled")
+    if mtu:
+        summary += f", MTU {mtu}"
+    stops: list[tuple[str, Role, str]] = [] if source.host_network else [(s_ip, "src-node", n)]
+    return ExpectedPath(Relation.EXTERNAL, dp, source.ip, dst.ip, n, "", s_ip, "", tuple(hops), False, ttl,
+                        False, mtu, "routed", False, "" if source.host_network else gw, summary,
+                        tuple(dp.notes), waypoints(stops, exclude=(source.ip, dst.ip)), open_ended=True)

@@ -7,9 +7,10 @@ containerPort), udp on request, none otherwise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kdiag.errors import UsageError
+from kdiag.model.path import ExpectedPath
 from kdiag.model.targets import Target, target_pod
 
 PATH_PROBES = ("local", "icmp", "traceroute", "arp", "pmtu")
@@ -48,3 +49,11 @@ def plan_probes(target: Target, *, proto: str | None, port: int | None) -> Probe
         raise UsageError("--proto tcp needs a port: the destination declares no TCP containerPort",
                          hint="pass --port")
     return ProbePlan("icmp", None, PATH_PROBES)
+
+
+def with_waypoints(plan: ProbePlan, path: ExpectedPath) -> ProbePlan:
+    """The plan plus the waypoints probe when the expected path passes through addresses worth
+    pinging (kdiag.model.waypoints): which of them answer locates a silent drop."""
+    if not path.waypoints or "waypoints" in plan.probes:
+        return plan
+    return replace(plan, probes=(*plan.probes, "waypoints"))

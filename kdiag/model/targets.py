@@ -3,8 +3,9 @@
 `kdiag trace` resolves DST into one of these (kdiag.cluster.inventory reads the API; the choice
 between the variants is made here, from what was read). The path model works on `Endpoint`, the
 part of a target the packets are addressed to: a pod, or an address with the node that holds it.
-Service and DNS targets are plain data for now: their resolution, translation and endpoints are
-the Service issue's; `endpoint_of` refuses them until then.
+A Service target (reached by `svc/NAME`, a DNS name or a ClusterIP) carries `via`, the endpoint
+its path is traced to (kdiag.model.service_trace holds the DNS -> ClusterIP -> endpoints chain);
+`endpoint_of` and `target_pod` answer for that endpoint, so the pod-to-pod model applies unchanged.
 """
 
 from __future__ import annotations
@@ -39,12 +40,14 @@ class AddressTarget:
 
 @dataclass(frozen=True)
 class ServiceTarget:
-    """A Service, as read: plain data (resolution and translation come with the Service issue)."""
+    """A Service, as read, and `via`: the endpoint whose pod-to-pod path is traced (None when the
+    Service has no endpoint to trace to; the path then ends at its ClusterIP)."""
 
     namespace: str
     name: str
     cluster_ips: tuple[str, ...] = ()
     ports: tuple[ContainerPort, ...] = ()
+    via: PodTarget | AddressTarget | None = None
 
     @property
     def key(self) -> str:
@@ -87,7 +90,12 @@ class UnsupportedTarget(ValueError):
 
 
 def endpoint_of(target: Target) -> Endpoint:
-    """Where the packets to `target` are addressed."""
+    """Where the packets to `target` are addressed (a Service's: the endpoint its path goes to)."""
+    if isinstance(target, ServiceTarget):
+        if target.via is not None:
+            return endpoint_of(target.via)
+        if target.cluster_ips:
+            return Endpoint("", target.cluster_ips[0])
     if isinstance(target, PodTarget):
         return Endpoint.of_pod(target.pod)
     if isinstance(target, AddressTarget):
@@ -98,19 +106,46 @@ def endpoint_of(target: Target) -> Endpoint:
 
 
 def target_pod(target: Target) -> PodInfo | None:
-    """The pod a target is, when it is one (readiness, declared ports)."""
+    """The pod a target is, when it is one (readiness, declared ports); a Service's endpoint pod."""
+    if isinstance(target, ServiceTarget):
+        return target_pod(target.via) if target.via is not None else None
     return target.pod if isinstance(target, PodTarget) else None
 
 
 def address_target(ip: str, *, nodes: Iterable[NodeInfo]) -> AddressTarget:
-    """An address no Running pod holds, placed on the node that owns it (its IPs, then its podCIDR)."""
+    """An address no Running pod holds, placed on the node that owns it (its IPs, then its podCIDR).
+    The podCIDR's first two addresses are the node's own (.0 the tunnel device, .1 cni0 / the
+    gateway), as kdiag.model.findings.node_addresses maps them: a trace there reaches the node."""
     for node in nodes:
         if ip in node.internal_ips or ip in node.external_ips:
             return AddressTarget(ip, AddressScope.NODE, node.name)
         for cidr in node.pod_cidrs:
             try:
-                if ipaddress.ip_address(ip) in ipaddress.ip_network(cidr, strict=False):
-                    return AddressTarget(ip, AddressScope.POD_RANGE, node.name)
+                net, address = ipaddress.ip_network(cidr, strict=False), ipaddress.ip_address(ip)
             except ValueError:
                 continue
+            if address in net:
+                own = net.version == 4 and address in (net.network_address, net.network_address + 1)
+                return AddressTarget(ip, AddressScope.NODE if own else AddressScope.POD_RANGE, node.name)
     return AddressTarget(ip, AddressScope.EXTERNAL)
+
+
+def special_address(text: str) -> str:
+    """Why an IPv4 address cannot be a trace's destination ("" when it can): it never leaves the
+    probe (loopback), is no one (unspecified), is everyone (broadcast, multicast) or never leaves a
+    link (link-local; on Calico-style datapaths 169.254.1.1 is every pod's own gateway)."""
+    try:
+        address = ipaddress.IPv4Address(text)
+    except ValueError:
+        return ""
+    if address.is_loopback:
+        return "is a loopback address: the probe would answer itself"
+    if address.is_unspecified:
+        return "is the unspecified address: it names no host"
+    if address == ipaddress.IPv4Address("255.255.255.255"):
+        return "is the broadcast address: every host on a link answers it, so it has no path"
+    if address.is_multicast:
+        return "is a multicast address: group members answer it, so it has no single path"
+    if address.is_link_local:
+        return "is link-local (169.254.0.0/16): it never leaves a link, so it has no path to trace"
+    return ""

@@ -16,6 +16,8 @@ from kdiag.model.hops import Spine
 from kdiag.model.objects import NodeInfo, PodInfo
 from kdiag.model.observations import Observations
 from kdiag.model.path import ExpectedPath
+from kdiag.model.policy.trace import TracePolicy
+from kdiag.model.service_trace import ServiceTrace
 from kdiag.model.targets import Endpoint, Target, endpoint_of
 
 
@@ -25,10 +27,14 @@ class Durations:
     pod_start: float
     probe: float
     total: float
+    observers: float | None = None  # --observe: starting them until they capture, and collecting
 
     def to_dict(self) -> dict[str, float]:
-        return {"api": round(self.api, 3), "podStart": round(self.pod_start, 3),
-                "probe": round(self.probe, 3), "total": round(self.total, 3)}
+        out = {"api": round(self.api, 3), "podStart": round(self.pod_start, 3),
+               "probe": round(self.probe, 3), "total": round(self.total, 3)}
+        if self.observers is not None:
+            out["observers"] = round(self.observers, 3)
+        return out
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,8 @@ class TraceResult:
     probe: ProbeDetails
     nodes: Mapping[str, NodeInfo]
     warnings: tuple[str, ...] = field(default=())
+    policy: TracePolicy | None = None  # the Policy section (None: the policies were not evaluated)
+    service: ServiceTrace | None = None  # through a Service: the DNS -> ClusterIP -> endpoints chain
 
     @property
     def destination_end(self) -> Endpoint:

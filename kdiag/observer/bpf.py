@@ -85,25 +85,34 @@ def _header_end(p: Program) -> None:
     p.op(MISC | TAX)
 
 
-def _pair(p: Program, offset: int, src: int, dst: int, name: str, yes: str, no: str) -> None:
-    """Jump to `yes` if the addresses at [X+offset] (source) and [X+offset+4] are the pair's, either way."""
+def _pair(p: Program, offset: int, src: int, dst: int, name: str, yes: str, no: str,
+          mask: int = 0xFFFFFFFF) -> None:
+    """Jump to `yes` if the addresses at [X+offset] (source) and [X+offset+4] are the pair's, either way.
+    `mask` widens the source to a prefix (the probe's address is known only once its pod runs)."""
     p.op(LD | W | IND, NET + offset)
-    p.op(JMP | JEQ | K, src, name + ".fwd", None)
-    p.op(JMP | JEQ | K, dst, name + ".rev", no)
+    if mask != 0xFFFFFFFF:
+        p.op(ALU | AND | K, mask)
+    p.op(JMP | JEQ | K, src & mask, name + ".fwd", name + ".tryrev")
     p.label(name + ".fwd")
     p.op(LD | W | IND, NET + offset + 4)
-    p.op(JMP | JEQ | K, dst, yes, no)
-    p.label(name + ".rev")
+    p.op(JMP | JEQ | K, dst, yes, None)
+    p.label(name + ".tryrev")
+    p.op(LD | W | IND, NET + offset)
+    p.op(JMP | JEQ | K, dst, None, no)
     p.op(LD | W | IND, NET + offset + 4)
-    p.op(JMP | JEQ | K, src, yes, no)
+    if mask != 0xFFFFFFFF:
+        p.op(ALU | AND | K, mask)
+    p.op(JMP | JEQ | K, src & mask, yes, no)
 
 
 def _match(p: Program, flow: Dict[str, object], name: str, accept: str, fail: str) -> None:
     """Accept the IP packet at offset M[0] if it is the flow, or an ICMP error about it."""
     src, dst = address(str(flow["src"])), address(str(flow["dst"]))
+    prefix = int(str(flow.get("srcPrefix", 32)))
+    mask = (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
     protocol = PROTOCOLS[str(flow["protocol"])]
     p.op(LDX | W | MEM, 0)
-    _pair(p, 12, src, dst, name + ".addr", name + ".between", name + ".error")
+    _pair(p, 12, src, dst, name + ".addr", name + ".between", name + ".error", mask)
     p.label(name + ".between")
     p.op(LD | B | IND, NET + 9)
     if protocol == 1:
@@ -143,7 +152,7 @@ def _match(p: Program, flow: Dict[str, object], name: str, accept: str, fail: st
         p.op(JMP | JEQ | K, icmp_type, name + ".quote", None)
     p.op(JMP | JEQ | K, ICMP_ERRORS[-1], name + ".quote", fail)
     p.label(name + ".quote")
-    _pair(p, 8 + 12, src, dst, name + ".quoted", name + ".quoted-ok", fail)
+    _pair(p, 8 + 12, src, dst, name + ".quoted", name + ".quoted-ok", fail, mask)
     p.label(name + ".quoted-ok")
     p.op(LD | B | IND, NET + 8 + 9)
     p.op(JMP | JEQ | K, protocol, accept, fail)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import ctypes
+import os
 import selectors
 import socket
 import struct
@@ -26,12 +27,15 @@ LINK_TYPES = {1: "ethernet", 772: "loopback", 768: "ipip", 776: "sit", 778: "gre
 AUXDATA = struct.Struct("IIIHHHH")  # struct tpacket_auxdata
 TIMESPEC = struct.Struct("qq")
 RECEIVE_BUFFER = 1 << 20
+ANY = "any"  # as tcpdump's: one socket bound to every interface (ifindex 0), each packet named by its own
 
 
 def interface_facts(name: str) -> Dict[str, Any]:
-    """Index, link type, MAC, MTU and state from sysfs (the reader's network namespace)."""
+    """Index, link type, MAC, MTU, state and bridge master from sysfs (the reader's network namespace)."""
     facts: Dict[str, Any] = {"index": socket.if_nametoindex(name)}
     base = "/sys/class/net/%s/" % name
+    with contextlib.suppress(OSError):
+        facts["master"] = os.path.basename(os.readlink(base + "master"))
     for key, file, kind in (("arphrd", "type", int), ("mtu", "mtu", int), ("mac", "address", str),
                             ("operState", "operstate", str)):
         try:
@@ -51,6 +55,16 @@ def attach_filter(sock: socket.socket, program: List[Tuple[int, int, int, int]])
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
 
 
+def bind_all(sock: socket.socket) -> None:
+    """bind() to ifindex 0 (every interface): Python's AF_PACKET address takes a name only, and
+    looks it up, so the sockaddr_ll goes through libc."""
+    address = struct.pack("HHiHBB8s", socket.AF_PACKET, socket.htons(ETH_P_ALL), 0, 0, 0, 0, b"")
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.bind(sock.fileno(), ctypes.c_char_p(address), len(address)) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
+
+
 def open_socket(name: str, program: List[Tuple[int, int, int, int]]) -> socket.socket:
     """A packet socket on `name` that sees only what `program` passes, from its first packet on.
 
@@ -63,7 +77,10 @@ def open_socket(name: str, program: List[Tuple[int, int, int, int]]) -> socket.s
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
         sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUF, RECEIVE_BUFFER)
-        sock.bind((name, ETH_P_ALL))
+        if name == ANY:
+            bind_all(sock)
+        else:
+            sock.bind((name, ETH_P_ALL))
         sock.setblocking(False)
     except OSError:
         sock.close()
@@ -84,7 +101,7 @@ def read_packet(sock: socket.socket, name: str, snap_length: int) -> Dict[str, A
                 vlan = tci & 0x0FFF
     packet_type = address[2]
     record: Dict[str, Any] = {
-        "interface": name,
+        "interface": address[0] if name == ANY else name,
         "direction": "out" if packet_type == PACKET_OUTGOING else "in",
         "packetType": PACKET_TYPES.get(packet_type, str(packet_type)),
         "timestamp": round(stamp, 6),
@@ -121,22 +138,42 @@ class Capture:
         self.sockets: Dict[str, socket.socket] = {}
         self.packets: List[Dict[str, Any]] = []
         self.counts: Dict[str, int] = {}
+        # sysfs facts of each interface the `any` socket saw, read at its first packet: a pod's
+        # veth may be gone (the pod deleted) by the time the window ends.
+        self.links: Dict[str, Dict[str, Any]] = {}
         for entry in interfaces:
             report: Dict[str, Any] = dict(entry)
             self.report.append(report)
+            self.counts[entry["name"]] = 0
+            if entry["name"] != ANY and any(other["name"] == ANY for other in interfaces):
+                # Already seen through "any": described, not captured twice.
+                with contextlib.suppress(OSError):
+                    report.update(interface_facts(entry["name"]))
+                report.update(captured=False, reason="captured through any")
+                if "index" not in report:
+                    report["reason"] = "no such interface on this node"
+                continue
+            if entry["name"] == ANY:
+                self.sockets[ANY] = self._open_or_report(report, ANY, program)
+                continue
             try:
                 report.update(interface_facts(entry["name"]))
             except OSError:
                 report.update(captured=False, reason="no such interface on this node")
-                self.counts[entry["name"]] = 0
                 continue
-            try:
-                self.sockets[entry["name"]] = open_socket(entry["name"], program)
-                report["captured"] = True
-            except OSError as error:  # no CAP_NET_RAW, most likely
-                report["captured"] = False
-                report["reason"] = str(error)
-            self.counts[entry["name"]] = 0
+            self.sockets[entry["name"]] = self._open_or_report(report, entry["name"], program)
+        self.sockets = {name: sock for name, sock in self.sockets.items() if sock is not None}
+
+    @staticmethod
+    def _open_or_report(report: Dict[str, Any], name: str,
+                        program: List[Tuple[int, int, int, int]]) -> Any:
+        try:
+            sock = open_socket(name, program)
+        except OSError as error:  # no CAP_NET_RAW, most likely
+            report.update(captured=False, reason=str(error))
+            return None
+        report["captured"] = True
+        return sock
 
     def run(self, window: float, stop: Callable[[], bool],
             wake: Optional[socket.socket] = None) -> Tuple[float, float, str]:
@@ -176,9 +213,14 @@ class Capture:
     def _drain(self, selector: selectors.BaseSelector, sock: socket.socket, name: str) -> None:
         while self.counts[name] < self.max_packets:
             try:
-                self.packets.append(read_packet(sock, name, self.snap_length))
+                record = read_packet(sock, name, self.snap_length)
             except BlockingIOError:
                 return
+            self.packets.append(record)
+            if record["interface"] not in self.links:
+                with contextlib.suppress(OSError):
+                    self.links[record["interface"]] = dict(interface_facts(record["interface"]),
+                                                           name=record["interface"])
             self.counts[name] += 1
         selector.unregister(sock)  # the cap: stop reading this interface, keep the others
 

@@ -71,6 +71,11 @@ def _layers(udp_ports: frozenset[tuple[str, int]]) -> Any:
     return inet, l2, vxlan, geneve
 
 
+def prepare(udp_ports: frozenset[tuple[str, int]] = frozenset()) -> None:
+    """Import scapy and bind the tunnel ports now (e.g. from a thread, ahead of decoding)."""
+    _layers(udp_ports)
+
+
 def _five_tuple(ip: Any, inet: Any) -> FiveTuple:
     protocol = PROTOCOL_NAMES.get(int(ip.proto), str(ip.proto))
     transport = ip.payload

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional, Set
 
+from .capture import interface_facts
 from .tools import read_sysctl, run_json
 
 MAX_ENTRIES = 64  # neighbours or FDB entries kept: a node may have thousands
@@ -74,7 +75,38 @@ def fdb(devices: Iterable[str], addresses: Set[str], macs: Set[str]) -> Dict[str
     return found
 
 
-def snapshot(spec: Dict[str, Any]) -> Dict[str, Any]:
+def links(names: Iterable[str], known: Optional[Dict[str, Dict[str, Any]]] = None) -> List[Dict[str, Any]]:
+    """sysfs facts (index, link type, MAC, MTU, state, master) of each named interface that exists
+    (`known`: facts read earlier, kept for interfaces gone since)."""
+    found = []
+    for name in sorted(set(names))[:MAX_ENTRIES]:
+        if known and name in known:
+            found.append(known[name])
+            continue
+        try:
+            found.append(dict(interface_facts(name), name=name))
+        except OSError:
+            continue
+    return found
+
+
+def peer_routes(peers: Iterable[str]) -> List[Dict[str, Any]]:
+    """`ip route get PEER` for each peer: the device this node reaches it through (its underlay)."""
+    found = []
+    for peer in peers:
+        argv = ["ip", "-j", "route", "get", peer]
+        routes, error = run_json(argv)
+        entry: Dict[str, Any] = {"to": peer, "command": " ".join(argv)}
+        if isinstance(routes, list) and routes:
+            entry.update(ok=True, route=routes[0])
+        else:
+            entry.update(ok=False, error=error or "no route returned")
+        found.append(entry)
+    return found
+
+
+def snapshot(spec: Dict[str, Any], seen: Optional[Dict[str, Dict[str, Any]]] = None) -> Dict[str, Any]:
+    """The node state after the window; `seen`: facts of the interfaces packets were captured on."""
     flow = spec["flow"]
     names = [entry["name"] for entry in spec["interfaces"]]
     names += [entry["iif"] for entry in spec["routes"].values() if entry["iif"] not in names]
@@ -91,5 +123,7 @@ def snapshot(spec: Dict[str, Any]) -> Dict[str, Any]:
         "routes": found_routes,
         "neighbours": neighbour,
         "fdb": fdb(devices, addresses, macs),
+        "peerRoutes": peer_routes(spec["peers"]),
+        "links": links([*(seen or {}), *(name for name in names if name != "any")], seen),
     }
     return state

@@ -60,11 +60,14 @@ def _interface_name(value: Any, key: str) -> str:
 
 
 def parse_flow(value: Any) -> Dict[str, Any]:
-    flow = dict(_object(value, "spec.flow", {"protocol", "src", "dst", "srcPort", "dstPort"}))
+    flow = dict(_object(value, "spec.flow", {"protocol", "src", "srcPrefix", "dst", "srcPort", "dstPort"}))
     if flow.get("protocol") not in PROTOCOLS:
         raise SpecError("spec.flow.protocol must be one of: %s" % ", ".join(PROTOCOLS))
     flow["src"] = _ipv4(flow.get("src"), "spec.flow.src")
     flow["dst"] = _ipv4(flow.get("dst"), "spec.flow.dst")
+    # The source as a prefix: the probe pod's own address is known only once it runs, its node's
+    # podCIDR before. 32 (the default) is the address itself.
+    flow["srcPrefix"] = _integer(flow.get("srcPrefix", 32), "spec.flow.srcPrefix", 8, 32)
     if flow["protocol"] == "icmp":
         if "srcPort" in flow or "dstPort" in flow:
             raise SpecError("spec.flow: an icmp flow has no ports")

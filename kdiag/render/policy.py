@@ -11,7 +11,7 @@ LIST_MAX = 200
 SYMBOL = {True: "yes", False: "no", None: "?"}
 
 
-def _direction(d: DirectionVerdict) -> list[str]:
+def direction_lines(d: DirectionVerdict) -> list[str]:
     way = "egress from" if d.direction == "Egress" else "ingress to"
     if d.decided_by == "not a pod":
         return [f"{way.capitalize()} {d.notes[0] if d.notes else ''}".rstrip()]
@@ -43,8 +43,8 @@ def verdict_text(verdict: PolicyVerdict, notes: tuple[str, ...] = ()) -> str:
     lines = [f"{flow.src.key} -> {flow.dst.key} {flow.port}/{flow.protocol}: {verdict.verdict.upper()}"]
     lines.extend(f"note: {note}" for note in notes)
     lines.append("")
-    lines.extend(_direction(verdict.egress))
-    lines.extend(_direction(verdict.ingress))
+    lines.extend(direction_lines(verdict.egress))
+    lines.extend(direction_lines(verdict.ingress))
     return "\n".join(lines) + "\n"
 
 

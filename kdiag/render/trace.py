@@ -16,7 +16,9 @@ from kdiag.model.observed import IcmpErr, Observed
 from kdiag.model.path import ExpectedPath, Hop, HopKind
 from kdiag.model.targets import Endpoint
 from kdiag.model.trace import TraceResult
+from kdiag.render.service import chain_lines
 from kdiag.render.tabwriter import format_table
+from kdiag.render.trace_policy import policy_lines
 
 Line = list[tuple[str, str]]  # (text, rich style) segments
 STATUS_STYLE = {"ok": "bold green", "problem": "bold red", "inconclusive": "bold yellow"}
@@ -31,6 +33,11 @@ def _endpoint(result: TraceResult, source: bool) -> str:
     where.append(end.node or "outside the cluster's nodes")
     if end.host_network:
         where.append("host network")
+    if not source and result.service is not None:  # through a Service: the endpoint its path goes to
+        key = result.service.plan.translation.service.key
+        if result.service.plan.path_endpoint is None:
+            return f"service {key} (ClusterIP {end.ip}, no endpoint)"
+        return f"service {key}, endpoint {name} ({', '.join(where)})"
     return f"{name} ({', '.join(where)})"
 
 
@@ -46,6 +53,7 @@ def header(result: TraceResult) -> list[Line]:
     else:
         where = f"ephemeral container {p.container} in {p.namespace}/{p.pod}"
     engine = p.engine + (" (fallback: Pod Security rejected raw sockets)" if p.fallback else "")
+    observers = f", observers {_seconds(d.observers)}" if d.observers is not None else ""
     check = f"{p.protocol.upper()} {p.port}" if p.port else "ICMP"
     return [
         [("Trace:     ", "bold"), (f"{_endpoint(result, True)} -> {_endpoint(result, False)}", "")],
@@ -53,7 +61,7 @@ def header(result: TraceResult) -> list[Line]:
         [("Datapath:  ", "bold"), (result.datapath.summary(), "")],
         [("Probe:     ", "bold"), (f"{where}, engine {engine}, {check}, image {p.image}", "")],
         [("Time:      ", "bold"), (f"{_seconds(d.total)} (API {_seconds(d.api)}, probe pod start "
-                                   f"{_seconds(d.pod_start)}, probing {_seconds(d.probe)})", "")],
+                                   f"{_seconds(d.pod_start)}, probing {_seconds(d.probe)}{observers})", "")],
     ]
 
 
@@ -140,6 +148,17 @@ def probe_cell(name: str, obs: Observed, *, errors_from: str | None = None) -> s
 
 def sighting_text(s: Sighting, obs: Observed, *, dst_ip: str) -> str:
     """What one sighting says at its hop, in a few words."""
+    if s.probe == "waypoint":
+        seen = obs.waypoint(s.address)
+        count = f" {seen.received}/{seen.sent}" if seen else ""
+        return f"ping {s.address}:{count} " + ("answered" if s.outcome == "replied" else "no answer")
+    if s.probe == "capture":  # a node observer's (--observe)
+        if s.outcome == "dropPoint":
+            return f"<<< DROP POINT ({s.error} stops here{', ' + s.address if s.address else ''})"
+        words = []
+        for part, names in zip(s.outcome.split("; "), (s.address or "- / -").split(" / "), strict=False):
+            words.append(part + (f" ({names})" if part.endswith(" seen") and names != "-" else ""))
+        return "observer: " + ", ".join(words)
     if s.probe == "traceroute":
         if s.outcome == "reached":
             return f"traceroute reached at TTL {s.ttl}"
@@ -194,7 +213,8 @@ def _finding(f: Finding) -> list[Line]:
 
 def verdict_lines(result: TraceResult) -> list[Line]:
     v = result.verdict
-    matches = "matches the expected path" if v.matches_expected else "does not match the expected path"
+    matches = v.explanation or (
+        "matches the expected path" if v.matches_expected else "does not match the expected path")
     lines: list[Line] = [[("Verdict: ", "bold"), (v.status.upper(), STATUS_STYLE[v.status]),
                           (f" ({matches})", "")]]
     for f in v.findings:
@@ -204,9 +224,13 @@ def verdict_lines(result: TraceResult) -> list[Line]:
 
 def trace_text(result: TraceResult, *, color: bool = False) -> str:
     blocks = [header(result), hop_table(result.expected, result.spine, result.observations),
-              verdict_lines(result)]
+              policy_lines(result.policy), verdict_lines(result)]
+    if result.service is not None:  # through a Service: its chain before the path to one endpoint
+        blocks.insert(1, chain_lines(result.service))
+        if result.service.plan.path_endpoint is None:  # no endpoint: no pod-to-pod path was probed
+            blocks[2] = [[("Expected path", "bold underline"), ("  none: the Service has no endpoint", "")]]
     lines: list[Line] = []
-    for block in blocks:
+    for block in filter(None, blocks):
         if lines:
             lines.append([])
         lines += block

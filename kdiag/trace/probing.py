@@ -32,11 +32,12 @@ def probe_namespace(request: TraceRequest, source: PodInfo) -> str:
 
 
 def _spec(request: TraceRequest, *, source: PodInfo, target: str, probes: tuple[str, ...],
-          port: int | None, privilege: str, lifecycle: Lifecycle) -> ProbeSpec:
+          port: int | None, privilege: str, lifecycle: Lifecycle, waypoints: tuple[str, ...] = (),
+          extras: Mapping[str, Any] | None = None) -> ProbeSpec:
     agent = AgentSpec(
         target=target, probes=probes, port=port, count=request.count,
         engine="auto" if request.engine == "auto" and privilege == "raw" else privilege,
-        timeout=min(2.0, max(0.5, request.timeout / 4)))
+        timeout=min(2.0, max(0.5, request.timeout / 4)), waypoints=waypoints, extras=dict(extras or {}))
     placement = Placement(namespace=probe_namespace(request, source), node=source.node_name,
                           host_network=source.host_network, mode=request.mode, source_pod=source.name)
     return ProbeSpec(agent=agent, placement=placement, privilege=privilege, image=request.image,
@@ -45,13 +46,15 @@ def _spec(request: TraceRequest, *, source: PodInfo, target: str, probes: tuple[
 
 def run_probe(cluster: Cluster, request: TraceRequest, *, source: PodInfo, target: str,
               probes: tuple[str, ...], port: int | None, say: Say, warn: Say,
-              deletions: workloads.Deletions | None = None) -> ProbeRun:
-    """Probe `target` from `source`'s node (or from inside it) and return the agent's answer."""
+              deletions: workloads.Deletions | None = None, waypoints: tuple[str, ...] = (),
+              extras: Mapping[str, Any] | None = None) -> ProbeRun:
+    """Probe `target` from `source`'s node (or from inside it) and return the agent's answer;
+    `extras`: the agent's spec.dns / spec.targets for a trace through a Service."""
     privileges = ("raw", "unprivileged") if request.engine == "auto" else (request.engine,)
     fallback_reason = ""
     for i, privilege in enumerate(privileges):
         spec = _spec(request, source=source, target=target, probes=probes, port=port, privilege=privilege,
-                     lifecycle=Lifecycle(timeout=request.timeout))
+                     lifecycle=Lifecycle(timeout=request.timeout), waypoints=waypoints, extras=extras)
         workload = probepods.workload(spec)
         try:
             with workloads.launched(cluster, workload, say=say, warn=warn, deletions=deletions) as probe:
@@ -61,7 +64,8 @@ def run_probe(cluster: Cluster, request: TraceRequest, *, source: PodInfo, targe
                 raise
             fallback_reason = exc.message
             warn(f"Pod Security in namespace {spec.placement.namespace} rejected the raw-socket probe "
-                 "(NET_RAW); falling back to the unprivileged engine (no ARP, no TCP reply TTL)")
+                 "(adding NET_RAW needs level privileged; baseline refuses it); falling back to the "
+                 "unprivileged engine (no ARP, no TCP reply TTL)")
             continue
         result = probepods.probe_result(finished.log, where=f"{workload.namespace}/{workload.pod}",
                                         exit_code=finished.exit_code)

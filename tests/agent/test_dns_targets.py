@@ -110,3 +110,15 @@ def test_targets_probe_checks_every_target_in_one_run(probe: Prober) -> None:
         (t["target"], t["port"], t.get("protocol", "tcp")) for t in targets]
     assert [e["result"]["state"] for e in entries] == ["open", "closed", "filtered", "closed", "closed"]
     assert result["durationSeconds"] < 0.6 * 2  # in parallel: about one timeout, not five
+
+
+def test_waypoints_probe_pings_every_address_of_the_path_at_once(probe: Prober) -> None:
+    """The addresses a path passes through: routers answer on their own addresses, an absent one
+    does not; each is an icmp result with its reply TTL (a router's own address: one hop less)."""
+    waypoints = [topo.R1_LAN, topo.R2_CORE, topo.ABSENT]
+    result = probe("client", target=topo.T2, probes=["waypoints"], timeout=0.6, waypoints=waypoints)
+    entries = result["probes"]["waypoints"]["results"]
+    assert [e["address"] for e in entries] == waypoints
+    assert [e["result"]["received"] for e in entries] == [2, 2, 0]
+    assert [e["result"]["replyTtl"] for e in entries] == [64, 63, None]
+    assert result["durationSeconds"] < 0.6 * 2  # in parallel: about one timeout, not three

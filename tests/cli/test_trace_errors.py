@@ -31,6 +31,11 @@ def _usage_error(result: Any, *needles: str) -> None:
     (["--timeout", "99999999999999h"], "--timeout 3.6e+17s is too long"),
     # kubectl refuses flags that cannot work together; ICMP has no ports.
     (["--proto", "icmp", "--port", "80"], "--port 80 does not apply to --proto icmp"),
+    # --port is a number or a Service port's name (IANA_SVC_NAME); --max-endpoints is bounded.
+    (["--proto", "icmp", "--port", "http"], "--port http does not apply to --proto icmp"),
+    (["--port", "Not_A_Name"], "--port 'Not_A_Name' is neither a port number nor a valid port name"),
+    (["--max-endpoints", "0"], "--max-endpoints"),
+    (["--max-endpoints", "61"], "--max-endpoints"),
 ])
 def test_bad_flags_need_no_cluster(flags: list[str], needle: str, tmp_path: Any) -> None:
     missing = tmp_path / "no-kubeconfig"

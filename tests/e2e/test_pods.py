@@ -43,7 +43,8 @@ def _pod(lab: Lab, ns: str, name: str, status: dict[str, Any] | None, image: str
 
 def _varied_pods(lab: Lab, ns: str) -> None:
     """Pods in the states kubectl's STATUS column distinguishes."""
-    _pod(lab, ns, "pending", None)  # no nodeName and no scheduler: Pending
+    # No node has the label: kube-scheduler leaves it Pending (PodScheduled False, Unschedulable).
+    _pod(lab, ns, "pending", None, nodeSelector={"kdiag.dev/no-such-node": "true"})
     # Run by the lab kubelet, which knows the probe image and fails to pull any unknown one.
     _pod(lab, ns, "running", None, image=KNOWN_IMAGE, nodeName="worker24")
     _pod(lab, ns, "hostnet", None, image=KNOWN_IMAGE, nodeName="worker25", hostNetwork=True)
@@ -111,9 +112,13 @@ def varied(lab: Lab) -> Iterator[str]:
     ns = f"t-pods-{uuid.uuid4().hex[:6]}"
     lab.kubectl("create", "namespace", ns)
     lab.kubectl("wait", "--for=create", "serviceaccount/default", "-n", ns, "--timeout=30s")
+    # The Node exists (no kubelet serves it): kube-controller-manager's pod GC deletes pods bound
+    # to a node that does not exist after 40 s, as on any cluster, and these must stay put.
+    lab.apply({"apiVersion": "v1", "kind": "Node", "metadata": {"name": GHOST}})
     _varied_pods(lab, ns)
     yield ns
     lab.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+    lab.kubectl("delete", "node", GHOST, "--wait=false", check=False)
 
 
 def test_pods_match_kubectl_line_for_line_in_one_namespace(lab: Lab, varied: str) -> None:

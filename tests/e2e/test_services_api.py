@@ -11,6 +11,7 @@ the status subresource, as a kubelet would.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -101,17 +102,25 @@ def test_named_target_port_resolves_per_pod_through_the_slices(lab: Lab, namespa
 
 
 def test_wrong_target_port_and_empty_selector_show_in_the_translation(lab: Lab, namespace: str) -> None:
-    ghost_pod(lab, namespace, "web-a", node="ghost-1", ip="10.201.1.5", port=8080)
+    # A pod the lab kubelet runs: kube-controller-manager publishes only pods on existing nodes.
+    lab.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-a", "labels": {"app": "web"}},
+               "spec": {"nodeName": "worker24", "containers": [{
+                   "name": "main", "image": "busybox:1.36", "command": ["sleep", "3600"],
+                   "ports": [{"name": "web", "containerPort": 8080}]}]}}, namespace)
     web_service(lab, namespace, ports=[{"name": "http", "port": 80, "targetPort": "metrics"}])
     api = cluster(lab)
     service = get_service(api, namespace, "web")
-    translation = service_translation(api, service, port=service.ports[0], source_node="ghost-1")
+    # The EndpointSlice controller publishes the pod without the port it cannot resolve.
+    deadline = time.monotonic() + 30
+    while not any(s.endpoints for s in list_endpoint_slices(api, service)):
+        assert time.monotonic() < deadline, "no EndpointSlice lists web-a"
+        time.sleep(0.2)
+    translation = service_translation(api, service, port=service.ports[0], source_node="worker24")
     undeclared = translation.issue("target-port-undeclared")
     assert undeclared is not None and undeclared.pods == (f"{namespace}/web-a",)
-    # Without kube-controller-manager no slice exists; with it, the controller publishes the pod
-    # without the port it cannot resolve. Either way kube-proxy has nothing for this port.
+    # kube-proxy has nothing for this port.
     assert translation.used == ()
-    assert (translation.issue("no-endpointslices") or translation.issue("port-not-in-slice")) is not None
+    assert translation.issue("port-not-in-slice") is not None
 
     lab.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "nothing"},
                "spec": {"selector": {"app": "none"}, "ports": [{"port": 80}]}}, namespace)

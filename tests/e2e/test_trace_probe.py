@@ -138,7 +138,9 @@ def test_twenty_back_to_back_traces_leave_no_probe_pod(lab: Lab) -> None:
     run_ids = set()
     for _ in range(20):
         result, doc = trace(lab, HELLO_1, HELLO_2)
-        assert result.exit_code == 0, result.stderr
+        # A failure names what the trace saw (an intermittent one was seen once with stderr alone).
+        seen = (doc.get("observed") or {}).get("probes")
+        assert result.exit_code == 0, (result.stderr, doc.get("verdict"), seen)
         run_ids.add(doc["probe"]["runId"])
     assert len(run_ids) == 20
     assert probe_pods(lab) == []
@@ -192,7 +194,8 @@ def test_destination_given_as_an_address(lab: Lab) -> None:
     result, doc = trace(lab, HELLO_1, "10.244.2.200", "--timeout", "20s")  # in worker25's podCIDR, no pod
     assert result.exit_code == 1
     assert doc["destination"]["name"] is None and doc["destination"]["node"] == "worker25"
-    assert doc["relation"] == "cross-node" and codes(doc)[0] == "NO_REPLY"
+    assert doc["relation"] == "cross-node" and "NO_REPLY" in codes(doc)
+    assert codes(doc)[0] == "STOPS_AT_HOP"  # the cause before the symptom (issue 10)
     assert finding(doc, "STOPS_AT_HOP")["node"] == "worker25"
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from referencing import Registry, Resource
 
 from tests.conftest import CliResult
+from tests.schemas import validator
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 HELLO_1 = "hello-app-1-675b9f655c-8r76c"  # 10.244.1.6 worker24, :8080
@@ -22,11 +22,10 @@ PROBE_LABEL = "app.kubernetes.io/managed-by=kdiag"
 
 @cache
 def trace_validator() -> jsonschema.Draft202012Validator:
-    probe = json.loads((DOCS / "schema" / "probe-result.schema.json").read_text())
-    registry: Registry[Any] = Registry().with_resource(probe["$id"], Resource.from_contents(probe))
+    # Every schema of docs/schema in one registry: the trace refers to probe-result and policyverdict.
     schema = json.loads((DOCS / "schema" / "trace.schema.json").read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema, registry=registry)
+    return validator("trace.schema.json")
 
 
 def trace(lab: Any, *args: str, context: str | None = None) -> tuple[CliResult, dict[str, Any]]:

@@ -65,7 +65,8 @@ def test_ptp_lab_up_works_and_down_removes_everything(lab: Any) -> None:
         wordpress = net.pod_ns("default/helm-wp-wordpress-57b6df6549-drbbk")
         assert udp_ttl(net, hello, mariadb, "10.244.1.3") == 63  # ptp: one routed hop on the node
         assert udp_ttl(net, hello, wordpress, "10.244.2.3") == 62
-        assert len(netns.names(prefix)) == 1 + 3 + 5
+        # switch, control plane, nodes, seed pods, CoreDNS
+        assert len(netns.names(prefix)) == 1 + 1 + 3 + 5 + 1
         assert _processes_mentioning(str(paths.root))
     finally:
         lifecycle.down(paths, emit=lambda _m: None)

@@ -177,7 +177,8 @@ def test_down_from_another_process_view_removes_everything() -> None:
     with started(lab, c.netns, "serve", "--tcp", "8080") as server:
         during = root_snapshot()
         assert during == before, "the lab must not add links, addresses or routes to the root namespace"
-        assert len(netns.names(f"kdl-{lab_id}-")) == 4
+        # switch, control plane, two nodes, one pod
+        assert len(netns.names(f"kdl-{lab_id}-")) == 5
         LabNetwork(lab_id).down()  # a fresh object, as after a crash: nothing but the id is known
         assert server.wait(timeout=5) is not None
     assert netns.names(f"kdl-{lab_id}-") == []

@@ -78,9 +78,9 @@ def test_bad_spec_exits_2_with_one_line_under_python38(isolated: bool) -> None:
 
 def test_defaults_fill_omitted_keys() -> None:
     spec = parse_spec(json.dumps(GOOD))
-    assert spec == {"flow": dict(FLOW, srcPort=None), "interfaces": GOOD["interfaces"], "encapsulations": [],
-                    "routes": {}, "peers": [], "window": 2.0, "maxPackets": 200, "snapLength": 256,
-                    "node": ""}
+    assert spec == {"flow": dict(FLOW, srcPort=None, srcPrefix=32), "interfaces": GOOD["interfaces"],
+                    "encapsulations": [], "routes": {}, "peers": [], "window": 2.0, "maxPackets": 200,
+                    "snapLength": 256, "node": ""}
     vxlan = parse_spec(json.dumps(dict(GOOD, encapsulations=[{"type": "vxlan"}, {"type": "geneve"},
                                                              {"type": "vxlan", "port": 8472}])))
     assert vxlan["encapsulations"] == [{"type": "vxlan", "port": 4789}, {"type": "geneve", "port": 6081},
@@ -112,7 +112,8 @@ def test_bad_spec_is_rejected(change: dict[str, object], complaint: str) -> None
 
 def test_cli_and_decode_imports_do_not_import_scapy() -> None:
     """scapy costs ~1 s: only decoding an observation may import it, and only when it runs."""
-    code = ("import sys, kdiag.cli.main, kdiag.observer, kdiag.observer.decode; "
+    code = ("import sys, kdiag.cli.main, kdiag.cli.trace, kdiag.observer, kdiag.observer.decode, "
+            "kdiag.trace.run, kdiag.trace.observe, kdiag.cluster.observers, kdiag.model.capture_hops; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scapy'))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert proc.stdout.strip() == "[]"

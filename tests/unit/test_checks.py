@@ -12,6 +12,9 @@ from kdiag.model.findings import Code, Context
 from kdiag.model.hops import attach
 from kdiag.model.observations import parse_observations
 from kdiag.model.path import ExpectedPath
+from tests.unit.test_observation import FAULTS
+from tests.unit.test_observation import facts as observed_facts
+from tests.unit.test_service_checks import SERVICE_SCENARIOS
 from tests.unit.test_verdict import (
     CILIUM,
     CTX,
@@ -28,8 +31,23 @@ from tests.unit.test_verdict import (
     trace,
     udp,
 )
+from tests.unit.test_verdict_directions import waypoints
 
 BY_NAME = {c.name: c for c in CHECKS}
+
+
+def policy_scenarios() -> list[tuple[str, str, Any]]:
+    from kdiag.model.policy.objects import Gap
+    from kdiag.model.policy.trace import PROBE_POD
+    from tests.unit.policy_helpers import policies
+    from tests.unit.test_trace_policy import DENY_ALL, FROM_WEB, tp
+
+    gap = Gap("NetworkPolicy", "shop", "list networking.k8s.io/networkpolicies in namespace shop")
+    return [("policy denies", "tcp filtered", tp(policies(DENY_ALL))),
+            ("policy denies the probe pod", "tcp filtered", tp(policies(DENY_ALL, FROM_WEB), PROBE_POD)),
+            ("policy allows, filtered", "tcp filtered", tp(policies())),
+            ("policy denies, passed", "healthy", tp(policies(DENY_ALL))),
+            ("policy unknown", "healthy", tp(policies(gaps=[gap])))]
 
 
 def facts(doc: Any, exp: ExpectedPath | None = None, ctx: Context = CTX) -> Facts:
@@ -62,7 +80,25 @@ SCENARIOS: dict[str, Facts] = {
     "mtu unmeasured": facts(result(icmp=icmp(received=0), tcp=tcp("open"), pmtu=pmtu(None))),
     "engine": facts(result(engine="unprivileged", icmp=nm("ICMP datagram sockets are not permitted"))),
     "no result": facts({"error": "agent crashed"}),
+    # issue 10: the way out against the way back, who sent a RST, which waypoint answered, vantage
+    "detour": facts(result(icmp=icmp(ttl=62), traceroute=trace("10.244.1.1", "10.250.0.26", "10.244.2.0",
+                                                                "10.244.2.3", reached=True))),
+    "longer both ways": facts(result(icmp=icmp(ttl=61), traceroute=trace(
+        "10.244.1.1", "10.250.0.26", "10.244.2.0", "10.244.2.3", reached=True))),
+    "detour on ebpf": facts(result(icmp=icmp(ttl=63), traceroute=trace("10.244.1.1", "10.244.2.3",
+                                                                        reached=True)), path(CILIUM)),
+    "rst from a node": facts(result(icmp=icmp(ttl=62), tcp={**tcp("closed"), "replyTtl": 63})),
+    "tunnel answers": facts(result(icmp=icmp(received=0), traceroute=trace("10.244.1.1"), waypoints=waypoints(
+        ("10.250.0.24", True), ("10.244.2.1", True), ("10.250.0.25", True)))),
+    "node answers": facts(result(icmp=icmp(received=0), traceroute=trace("10.244.1.1"), waypoints=waypoints(
+        ("10.250.0.24", True), ("10.244.2.1", False), ("10.250.0.25", True)))),
+    "probe pod": facts(result(local=local(source="10.244.1.2"), icmp=icmp())),
+    # --observe: the node observers' captures (tests/unit/test_observation.py)
+    **{f"observed: {name}": observed_facts(path(), build(path())) for name, (build, _) in FAULTS.items()},
 }
+# The policy check's scenarios (kdiag.model.checks.policy; tests/unit/test_trace_policy.py has the rest).
+SCENARIOS |= {name: replace(SCENARIOS[base], policy=policy) for name, base, policy in policy_scenarios()}
+SCENARIOS.update(SERVICE_SCENARIOS)
 
 
 def test_no_two_checks_own_the_same_code() -> None:
@@ -95,10 +131,11 @@ def test_every_owned_code_and_severity_is_raised_by_some_scenario() -> None:
 
 
 @pytest.mark.parametrize(("scenario", "applicable"), [
-    ("healthy", ["target", "probe", "shape", "l4", "mtu"]),
-    ("silent", ["target", "probe", "reachability"]),
-    ("tcp closed", ["target", "probe", "shape", "l4", "mtu"]),  # an RST is an answer
-    ("engine", ["target", "probe"]),  # nothing measured: only what needs no answer
+    ("healthy", ["target", "probe", "shape", "detour", "l4", "mtu", "vantage"]),
+    ("silent", ["target", "probe", "waypoints", "reachability", "vantage"]),
+    ("tcp closed", ["target", "probe", "shape", "detour", "l4", "mtu", "vantage"]),  # an RST is an answer
+    ("rst from a node", ["target", "probe", "shape", "detour", "l4", "attribution", "mtu", "vantage"]),
+    ("engine", ["target", "probe", "vantage"]),  # nothing measured: only what needs no answer
     ("no result", ["probe"]),
 ])
 def test_when_each_check_applies(scenario: str, applicable: list[str]) -> None:
@@ -106,6 +143,8 @@ def test_when_each_check_applies(scenario: str, applicable: list[str]) -> None:
 
 
 def test_registry_order_is_the_order_findings_are_listed_in() -> None:
-    assert [c.name for c in CHECKS] == ["target", "probe", "shape", "l4", "mtu", "reachability"]
+    assert [c.name for c in CHECKS] == ["dns", "service", "target", "probe", "policy", "shape", "detour",
+                                        "l4", "attribution", "mtu", "waypoints", "reachability", "vantage",
+                                        "observation"]
     assert set(BY_NAME["reachability"].owns) == {Code.NO_REPLY, Code.STOPS_AT_HOP, Code.OVERLAY_SUSPECT,
                                                  Code.ARP_UNANSWERED}

@@ -331,6 +331,23 @@ def test_ovn_kubernetes() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "annotation",
+    ["k8s.ovn.org/node-subnets", "k8s.ovn.org/node-chassis-id", "k8s.ovn.org/l3-gateway-config"],
+)
+def test_ovn_kubernetes_from_node_annotations_alone(annotation: str) -> None:
+    # As an OpenShift user sees it: the DaemonSets are not readable, ovnkube-node's annotations are.
+    values = {
+        "k8s.ovn.org/node-subnets": '{"default":["10.128.0.0/23"]}',
+        "k8s.ovn.org/node-chassis-id": "8b4d6c6e-3f0a-4b3c-9d55-3c1f7d3a2b10",
+        "k8s.ovn.org/l3-gateway-config": '{"default":{"mode":"shared","interface-id":"br-ex_n1"}}',
+    }
+    worker = node("worker-0", "10.0.0.5", "10.128.0.0/23", **{annotation: values[annotation]})
+    dp = detect([], [], [worker], None)
+    assert (dp.cni, dp.overlay.kind, dp.overlay.udp_port) == ("ovn-kubernetes", OverlayKind.GENEVE, 6081)
+    assert any(e.source == "node worker-0" and annotation in e.detail for e in dp.evidence)
+
+
 def test_canal_is_flannel_networking() -> None:
     canal = ds("kube-system", "canal", "docker.io/calico/node:v3.27.0", container="calico-node")
     dp = detect(

@@ -354,7 +354,7 @@ def test_relation_of() -> None:
     assert rel(HELLO1, WORDPRESS) is Relation.CROSS_NODE
     assert rel(HOST24, HELLO1) is Relation.HOST_NETWORK_SAME_NODE
     assert rel(HELLO1, HOST25).cross_node and rel(HELLO1, HOST25).host_network
-    assert rel(HELLO1, AddressTarget("10.9.9.9", AddressScope.EXTERNAL)) is Relation.CROSS_NODE
+    assert rel(HELLO1, AddressTarget("10.9.9.9", AddressScope.EXTERNAL)) is Relation.EXTERNAL
 
 
 def test_address_targets_are_placed_on_the_node_that_holds_them() -> None:
@@ -364,9 +364,13 @@ def test_address_targets_are_placed_on_the_node_that_holds_them() -> None:
         "10.244.2.200", AddressScope.POD_RANGE, "worker25")
     outside = address_target("192.0.2.1", nodes=NODES.values())
     assert outside == AddressTarget("192.0.2.1", AddressScope.EXTERNAL)
-    # A node address is the node's host network namespace; a pod-range address a pod on that node.
+    # A node address is the node's host network namespace (pod-to-node); a pod-range address a pod on
+    # that node.
     node24, pod24 = (address_target(ip, nodes=NODES.values()) for ip in ("10.250.0.24", "10.244.1.99"))
-    assert rel(HELLO1, node24) is Relation.HOST_NETWORK_SAME_NODE and rel(HELLO1, pod24) is Relation.SAME_NODE
+    assert rel(HELLO1, node24) is Relation.POD_TO_NODE and rel(HELLO1, pod24) is Relation.SAME_NODE
+    same = expected(HELLO1, target=node24, relation=Relation.POD_TO_NODE, datapath=DATAPATHS["flannel-vxlan"],
+                    nodes=NODES)
+    assert (same.ttl_decrement, same.kind, same.relation) == (0, "routed", Relation.POD_TO_NODE)
 
 
 def test_hops_are_indexed_from_the_source_eth0() -> None:
@@ -389,9 +393,11 @@ def test_every_hop_of_a_pod_pair_is_on_a_node() -> None:
     assert all(h.node for dp_name in DATAPATHS for h in run(dp_name, "cross-node").hops)
 
 
-def test_an_address_outside_the_cluster_has_no_ingress_hop() -> None:
+def test_an_address_outside_the_cluster_leaves_by_the_default_route() -> None:
     outside = AddressTarget("192.0.2.1", AddressScope.EXTERNAL)
     path = expected(HELLO1, target=outside, relation=rel(HELLO1, outside),
                     datapath=DATAPATHS["flannel-host-gw"], nodes=NODES)
-    assert [h.direction for h in path.hops if h.kind is HopKind.UNDERLAY] == ["egress"]
-    assert path.hops[-1].label == "192.0.2.1 eth0" and path.dst_node == ""
+    last = [(h.kind, h.direction) for h in path.hops][-2:]
+    assert last == [(HopKind.EGRESS, "egress"), (HopKind.EXTERNAL, "")]
+    assert path.hops[-1].label == "192.0.2.1 outside the cluster" and path.dst_node == ""
+    assert path.relation is Relation.EXTERNAL and path.open_ended and not path.encapsulated

@@ -66,7 +66,7 @@ def test_an_address_destination_is_an_endpoint_without_name() -> None:
     assert doc["destination"] == {"namespace": None, "name": None, "ip": "10.244.2.200", "node": "worker25",
                                   "nodeIP": "10.250.0.25", "hostNetwork": False, "phase": None, "ready": None}
     node = traced(AddressTarget("10.250.0.25", AddressScope.NODE, "worker25")).document()
-    assert node["destination"]["hostNetwork"] is True and node["relation"] == "host-network-cross-node"
+    assert node["destination"]["hostNetwork"] is True and node["relation"] == "pod-to-node"
 
 
 def test_the_text_view_is_one_table_a_row_per_hop() -> None:

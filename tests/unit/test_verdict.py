@@ -273,7 +273,7 @@ def test_overlay_udp_dropped_between_nodes() -> None:
     doc = result(local=local(), icmp=icmp(received=0), tcp=tcp("filtered"), traceroute=trace("10.244.1.1"))
     v = judge(path(), doc, CTX)
     assert v.status == "problem" and not v.matches_expected
-    assert codes(v)[:2] == ["NO_REPLY", "OVERLAY_SUSPECT"]
+    assert codes(v)[:2] == ["OVERLAY_SUSPECT", "NO_REPLY"]
     f = finding(v, Code.OVERLAY_SUSPECT)
     assert "flannel.1" in f.message and "UDP 8472" in f.message and "10.250.0.24 -> 10.250.0.25" in f.message
     assert f.node == "worker24" and "UDP 8472" in f.hint

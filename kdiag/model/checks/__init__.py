@@ -7,9 +7,32 @@ that). PATH_AS_EXPECTED is not a check's: kdiag.model.verdict adds it when nothi
 
 from __future__ import annotations
 
-from kdiag.model.checks import l4, mtu, probe, reachability, shape, target
+from kdiag.model.checks import (
+    attribution,
+    detour,
+    dns,
+    l4,
+    mtu,
+    observation,
+    policy,
+    probe,
+    reachability,
+    service,
+    shape,
+    target,
+    vantage,
+    waypoints,
+)
 from kdiag.model.checks.base import Check, Facts
 
-CHECKS: tuple[Check, ...] = (target.CHECK, probe.CHECK, shape.CHECK, l4.CHECK, mtu.CHECK, reachability.CHECK)
+# A Service trace's chain (dns, service) comes before its path; policy before the path checks: a
+# denial it names explains the silence they see. detour, attribution, waypoints, vantage (issue 10):
+# the way out against the way back, who sent a reply, which address of the path answered, where the
+# probe stood; placed so that causes precede the symptoms they explain (NO_REPLY is reachability's,
+# after waypoints). observation (--observe) last in the list, first after ranking: what the node
+# observers saw stop is the cause the source-side symptoms point at.
+CHECKS: tuple[Check, ...] = (dns.CHECK, service.CHECK, target.CHECK, probe.CHECK, policy.CHECK, shape.CHECK,
+                             detour.CHECK, l4.CHECK, attribution.CHECK, mtu.CHECK, waypoints.CHECK,
+                             reachability.CHECK, vantage.CHECK, observation.CHECK)
 
 __all__ = ["CHECKS", "Check", "Facts"]

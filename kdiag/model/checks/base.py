@@ -8,12 +8,16 @@ the same code; kdiag.model.verdict only runs the applicable ones in registry ord
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from kdiag.model.capture import NodeCapture
 from kdiag.model.findings import Code, Context, Finding, Severity
 from kdiag.model.hops import Spine
 from kdiag.model.observed import Observed
 from kdiag.model.path import ExpectedPath
+from kdiag.model.policy.trace import TracePolicy
+from kdiag.model.senders import Sender, rst_sender
+from kdiag.model.service_trace import ServiceTrace
 
 _INITIAL_TTLS = (64, 128, 255)  # Linux, Windows, network gear
 
@@ -26,6 +30,10 @@ class Facts:
     observed: Observed  # the source-side probe
     context: Context
     spine: Spine  # the hops with what was observed at each
+    policy: TracePolicy | None = None  # what the NetworkPolicies say (None: not evaluated)
+    service: ServiceTrace | None = None  # a trace through a Service: its DNS -> ClusterIP -> endpoints chain
+    captures: Mapping[str, NodeCapture] = field(default_factory=dict)  # --observe: by node name
+    probe_address: str = ""  # the probe's own source address (the observers' flow)
 
     @property
     def ip_ok(self) -> bool:
@@ -35,9 +43,15 @@ class Facts:
 
     @property
     def reached(self) -> bool:
-        """Anything at all came back from the destination."""
+        """Anything at all came back from the destination (a RST that a node on the way sent, told
+        by its TTL, is not the destination's answer: kdiag.model.senders)."""
         obs = self.observed
-        return self.ip_ok or obs.tcp_state in ("open", "closed") or obs.udp_state in ("open", "closed")
+        rst = obs.tcp_state == "closed" and self.rst_sender is None
+        return self.ip_ok or obs.tcp_state == "open" or rst or obs.udp_state in ("open", "closed")
+
+    @property
+    def rst_sender(self) -> Sender | None:
+        return rst_sender(self.expected, self.observed, self.context)
 
     @property
     def measured(self) -> bool:

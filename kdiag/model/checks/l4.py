@@ -6,6 +6,12 @@ from kdiag.model.checks.base import Check, Facts, destination, judged_path, poli
 from kdiag.model.findings import Code, Finding
 
 
+def _namespace(facts: Facts) -> str:
+    """`-n NAMESPACE` of the destination pod; every namespace for a bare address."""
+    name = facts.context.dst_name
+    return f"-n {name.split('/', 1)[0]}" if "/" in name else "-A"
+
+
 def _tcp(facts: Facts) -> list[Finding]:
     exp, obs, ctx = facts.expected, facts.observed, facts.context
     if not obs.tcp_measured:
@@ -13,11 +19,12 @@ def _tcp(facts: Facts) -> list[Finding]:
     port, dst = obs.tcp_port or ctx.port, destination(facts)
     out: list[Finding] = []
     icmp_failed = obs.icmp_measured and obs.icmp_received == 0
-    if obs.tcp_state in ("open", "closed") and icmp_failed:
+    answered = obs.tcp_state == "open" or (obs.tcp_state == "closed" and facts.rst_sender is None)
+    if answered and icmp_failed:
         out.append(Finding(Code.ICMP_FILTERED_TCP_OK, "info", f"ICMP echo got no answer but TCP {port} "
                            f"reached {dst} ({'SYN-ACK' if obs.tcp_state == 'open' else 'RST'})",
                            "ICMP is dropped by a policy or firewall; TCP connectivity is what matters"))
-    if obs.tcp_state == "closed":
+    if obs.tcp_state == "closed" and facts.rst_sender is None:  # else TCP_RESET_IN_PATH: not the pod's RST
         ports = ", ".join(map(str, ctx.dst_ports))
         declared = f" (declared containerPorts: {ports})" if ports else ""
         out.append(Finding(Code.TCP_CLOSED, "error", f"{dst} answered TCP {port} with RST: nothing listens",
@@ -29,7 +36,7 @@ def _tcp(facts: Facts) -> list[Finding]:
         by = f"; {err.name} from {where(ctx, err.source, exp)}" if err else ""
         out.append(Finding(Code.TCP_FILTERED, "error", f"{dst} answers ICMP, TCP {port} gets no answer{by}",
                            "a NetworkPolicy or firewall drops TCP to this port: kubectl get networkpolicy "
-                           f"-n <dst namespace>; iptables/nft rules in the pod and on {exp.dst_node}"
+                           f"{_namespace(facts)}; iptables/nft rules in the pod and on {exp.dst_node}"
                            + policy_note(exp, obs), exp.dst_node))
     return out
 
@@ -48,7 +55,7 @@ def _udp(facts: Facts) -> list[Finding]:
         err, node = obs.udp_error, ctx.owner(obs.udp_error.source) or exp.dst_node
         return [Finding(Code.UDP_FILTERED, "error", f"UDP {port} to {dst} is rejected: {err.name} from "
                         f"{where(ctx, err.source, exp)}", "a NetworkPolicy or firewall rejects UDP to this "
-                        f"port: kubectl get networkpolicy -n <dst namespace>; iptables/nft rules in the pod "
+                        f"port: kubectl get networkpolicy {_namespace(facts)}; iptables/nft rules in the pod "
                         f"and on {node}" + policy_note(exp, obs), node)]
     if obs.udp_state == "open|filtered" and facts.ip_ok:
         return [Finding(Code.UDP_OPEN_FILTERED, "info", f"UDP {port} to {dst}: no reply and no ICMP "

@@ -15,7 +15,10 @@ def _run(facts: Facts) -> list[Finding]:
         return []
     what = "; ".join(f"{name}: {reason}" for name, reason in obs.unmeasured)
     return [Finding(Code.ENGINE_LIMITED, "info", f"not measured with the {obs.engine or '?'} engine: {what}",
-                    "run with --engine raw (needs NET_RAW; Pod Security baseline) to measure these")]
+                    "the raw engine measures these: it adds NET_RAW, which only a Pod Security privileged "
+                    "namespace admits (baseline and restricted refuse it, so --engine auto falls back "
+                    "there): --probe-namespace NS of a privileged namespace, or accept the missing "
+                    "measurements")]
 
 
 CHECK = Check("probe", {Code.ENGINE_LIMITED: ("info", "warning")}, lambda facts: True, _run)

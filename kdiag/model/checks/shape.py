@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from kdiag.model.checks.base import Check, Facts, decrement, judged_path, sender, where
+from kdiag.model.checks.detour import departs
 from kdiag.model.findings import Code, Finding, Severity
 
 
 def _run(facts: Facts) -> list[Finding]:
     exp, obs, ctx = facts.expected, facts.observed, facts.context
-    seen = decrement(obs.reply_ttl) if obs.reply_ttl is not None else decrement(obs.tcp_reply_ttl)
-    source = f"reply TTL {obs.reply_ttl if obs.reply_ttl is not None else obs.tcp_reply_ttl}"
+    if departs(facts):
+        return []  # the traceroute and the reply TTL disagree with the model: PATH_DETOUR says how
+    # A RST a node on the way sent (kdiag.model.senders) says nothing about the destination's distance.
+    tcp_ttl = obs.tcp_reply_ttl if facts.rst_sender is None else None
+    seen = decrement(obs.reply_ttl) if obs.reply_ttl is not None else decrement(tcp_ttl)
+    source = f"reply TTL {obs.reply_ttl if obs.reply_ttl is not None else tcp_ttl}"
     if seen is None and obs.reached and obs.reached_at:
         seen, source = obs.reached_at - 1, f"traceroute reached the target at TTL {obs.reached_at}"
     if seen is None:
         return []
+    if exp.open_ended and seen >= exp.ttl_decrement:
+        return [Finding(Code.ROUTED_HOPS, "info", f"{source}: {seen} forwarding hop(s), "
+                        f"{exp.ttl_decrement} of them in the cluster (routers beyond it are not modelled)")]
     if seen != exp.ttl_decrement:
         more = seen > exp.ttl_decrement
         hint = ("an extra router forwards this traffic: is the datapath right (kdiag cni)? does the pod "

@@ -35,7 +35,7 @@ def _rule(rule: RuleRef | None) -> Document | None:
             "ruleName": rule.rule_name or None, "text": rule.text}
 
 
-def _direction(d: DirectionVerdict) -> Document:
+def direction_document(d: DirectionVerdict) -> Document:
     return {
         "direction": d.direction,
         "pod": d.pod or None,
@@ -78,8 +78,8 @@ def policy_verdict_document(verdict: PolicyVerdict, policies: PolicySet,
         "serviceIP": flow.service_ip or None,
         "verdict": verdict.verdict,
         "reasons": list(verdict.reasons),
-        "egress": _direction(verdict.egress),
-        "ingress": _direction(verdict.ingress),
+        "egress": direction_document(verdict.egress),
+        "ingress": direction_document(verdict.ingress),
         "policies": _seen(policies),
         "notes": list(notes),
     }
