@@ -46,9 +46,9 @@ _LAST = "completion"
 
 
 def _plugins() -> dict[str, Any]:
-    from importlib.metadata import entry_points
+    from kdiag.cli.plugins import entry_points
 
-    return {entry.name: entry for entry in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name)}
+    return {entry.name: entry for entry in entry_points(PLUGIN_GROUP)}
 
 
 def _load_built_in(spec: BuiltIn) -> Any:

@@ -29,9 +29,8 @@ def contexts(options: ClusterOptions, incomplete: str) -> list[str]:
 def names(options: ClusterOptions, path: str, incomplete: str) -> list[str]:
     try:
         from kdiag.cluster.client import Cluster
-        from kdiag.cluster.inventory import list_names
 
-        return [n for n in list_names(Cluster(_bounded(options)), path) if n.startswith(incomplete)]
+        return [n for n in Cluster(_bounded(options)).list_names(path) if n.startswith(incomplete)]
     except Exception:
         return []
 
@@ -41,14 +40,13 @@ def pods(options: ClusterOptions, incomplete: str) -> list[str]:
     try:
         from kdiag.cluster import paths
         from kdiag.cluster.client import Cluster
-        from kdiag.cluster.inventory import list_names
 
         cluster = Cluster(_bounded(options))
         if "/" in incomplete:
             namespace, _, prefix = incomplete.partition("/")
-            found = list_names(cluster, paths.pods(namespace))
+            found = cluster.list_names(paths.pods(namespace))
             return [f"{namespace}/{n}" for n in found if n.startswith(prefix)]
-        found = list_names(cluster, paths.pods(cluster.namespace))
+        found = cluster.list_names(paths.pods(cluster.namespace))
         return [n for n in found if n.startswith(incomplete)]
     except Exception:
         return []
@@ -59,15 +57,14 @@ def services(options: ClusterOptions, incomplete: str) -> list[str]:
     try:
         from kdiag.cluster import paths
         from kdiag.cluster.client import Cluster
-        from kdiag.cluster.inventory import list_names
 
         cluster = Cluster(_bounded(options))
         rest = incomplete[len("svc/"):]
         if "/" in rest:
             namespace, _, prefix = rest.partition("/")
-            found = list_names(cluster, paths.namespaced(namespace, "services"))
+            found = cluster.list_names(paths.namespaced(namespace, "services"))
             return [f"svc/{namespace}/{n}" for n in found if n.startswith(prefix)]
-        found = list_names(cluster, paths.namespaced(cluster.namespace, "services"))
+        found = cluster.list_names(paths.namespaced(cluster.namespace, "services"))
         return [f"svc/{n}" for n in found if n.startswith(rest)]
     except Exception:
         return []

@@ -10,19 +10,24 @@ import functools
 import inspect
 import re
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 
-from kdiag.cluster import paths
-from kdiag.cluster.client import ClusterOptions
 from kdiag.errors import UsageError
+
+if TYPE_CHECKING:
+    # Imported where used: `kdiag --help` loads this module (through the lab's command) and must
+    # not pay for the cluster client it never calls.
+    from kdiag.cluster.client import ClusterOptions
 
 GLOBAL = "Cluster connection"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _params(ctx: typer.Context) -> ClusterOptions:
+    from kdiag.cluster.client import ClusterOptions
+
     params = ctx.params
     return ClusterOptions(
         kubeconfig=params.get("kubeconfig"),
@@ -39,6 +44,7 @@ def complete_contexts(ctx: typer.Context, incomplete: str) -> list[str]:
 
 def complete_namespaces(ctx: typer.Context, incomplete: str) -> list[str]:
     from kdiag.cli import completion
+    from kdiag.cluster import paths
 
     return completion.names(_params(ctx), paths.NAMESPACES, incomplete)
 
@@ -58,6 +64,7 @@ def complete_destinations(ctx: typer.Context, incomplete: str) -> list[str]:
 
 def complete_nodes(ctx: typer.Context, incomplete: str) -> list[str]:
     from kdiag.cli import completion
+    from kdiag.cluster import paths
 
     return completion.names(_params(ctx), paths.NODES, incomplete)
 
@@ -117,6 +124,8 @@ def cluster_options(
     all_namespaces: bool = False,
     request_timeout: str = "0",
 ) -> ClusterOptions:
+    from kdiag.cluster.client import ClusterOptions
+
     return ClusterOptions(
         kubeconfig=kubeconfig,
         context=context,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,8 +12,10 @@ from kdiag.cli.env import Environment
 from kdiag.cluster.client import ClusterOptions
 from kdiag.errors import UsageError
 from kdiag.exitcodes import ExitCode
-from kdiag.model.objects import NodeInfo
 from kdiag.render import registry
+
+if TYPE_CHECKING:
+    from kdiag.model.objects import NodeInfo  # only for annotations: a Tab press must not load the model
 
 POD_VIEWS = ("wide", "net")
 NODE_VIEWS = ("wide",)

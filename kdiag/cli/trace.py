@@ -73,7 +73,6 @@ def trace(
     from kdiag.cluster.workloads import deleting_in_background
     from kdiag.errors import UsageError
     from kdiag.model.service_targets import parse_port_option
-    from kdiag.render.trace import trace_text
     from kdiag.trace.request import TraceRequest
     from kdiag.trace.run import trace as run_trace
 
@@ -96,6 +95,8 @@ def trace(
     with deleting_in_background() as deletions:
         with env.progress() as (say, warn):
             result = run_trace(cluster, request, say=say, warn=warn, deletions=deletions)
+        from kdiag.render.trace import trace_text  # loaded during the probe (kdiag.trace.prefetch)
+
         view = registry.View(document=result.document,
                              texts={"text": lambda: trace_text(result, color=env.color)})
         registry.render(view, output, env.stdout)

@@ -22,7 +22,6 @@ from urllib.parse import urlencode
 from kdiag import __version__
 from kdiag.cluster import kubeconfig, paths
 from kdiag.cluster.kubeconfig import NO_KUBECONFIG_HINT, Endpoint, kubeconfig_files
-from kdiag.cluster.library_auth import library_auth_headers
 from kdiag.errors import CannotProbeError, ConfigError, KdiagError, NotFoundError, UsageError
 
 if TYPE_CHECKING:  # http.client is imported with the first request, not for `kdiag --help`
@@ -163,6 +162,10 @@ class Cluster:
 
     def _auth_headers(self) -> dict[str, str]:
         if self._library_config is not None:
+            # Only for exec plugins and auth-providers: kdiag.cluster.library_auth imports tempfile,
+            # shutil and, in turn, the kubernetes package.
+            from kdiag.cluster.library_auth import library_auth_headers
+
             return library_auth_headers(self._library_config)
         endpoint = self._endpoint
         token = endpoint.token
@@ -192,6 +195,10 @@ class Cluster:
             if not token:
                 return
             params["continue"] = token
+
+    def list_names(self, path: str) -> list[str]:
+        """Names of any list (for shell completion), without the parser and model `kdiag pods` uses."""
+        return [item["metadata"]["name"] for item in self.list_pages(path, what=f"list {path}")]
 
     def ensure_namespace(self, namespace: str) -> None:
         """kubectl reports an empty list for a missing namespace; kdiag says it does not exist.

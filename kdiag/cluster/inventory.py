@@ -125,8 +125,3 @@ def _elsewhere(cluster: Cluster, name: str) -> list[str]:
     except CannotProbeError:
         return []
     return [f"{p.namespace}/{p.name}" for p in pods[:3]]
-
-
-def list_names(cluster: Cluster, path: str) -> list[str]:
-    """Names of any list (for shell completion); metadata only."""
-    return [item["metadata"]["name"] for item in cluster.list_pages(path, what=f"list {path}")]

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kdiag.model.service import Backend, Translation
 from kdiag.model.service_dns import CLUSTER_DOMAIN, PodDns, Resolution, query_names
-from kdiag.model.service_observed import DnsSeen, TargetSeen, decode_dns, decode_targets
 from kdiag.model.service_proxy import ServiceProxy
 from kdiag.model.service_targets import L4Target
+
+if TYPE_CHECKING:
+    # Decoding the probe's answer happens after probing: imported there (kdiag.trace.prefetch).
+    from kdiag.model.service_observed import DnsSeen, TargetSeen
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,8 @@ class ServiceTrace:
 
 def service_trace(plan: ServicePlan, result: Mapping[str, Any]) -> ServiceTrace:
     """Pair the plan with the agent's ProbeResult (targets are matched by address, port, protocol)."""
+    from kdiag.model.service_observed import decode_dns, decode_targets
+
     seen = {(t.address, t.port, t.protocol): t for t in decode_targets(result)}
     probed = tuple(Probed(t, seen.get((t.address, t.port, t.protocol))) for t in plan.targets)
     return ServiceTrace(plan, decode_dns(result) if plan.dns is not None else None, probed)

@@ -10,7 +10,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 
 from kdiag.model.objects import NodeInfo, PodInfo
-from kdiag.model.pairs import outside_pod_cidr
 from kdiag.model.podstatus import (
     first_pod_ip,
     node_status,
@@ -92,6 +91,8 @@ def ports_text(pod: PodInfo) -> str:
 
 def pod_net_row(pod: PodInfo, node: NodeInfo | None) -> tuple[str, ...]:
     """The networking view of one pod; `node` is the pod's node, None when unknown or unscheduled."""
+    from kdiag.model.pairs import outside_pod_cidr  # -o net only: the wide view never loads the pair rules
+
     ips = pod.pod_ips or ((pod.pod_ip,) if pod.pod_ip else ())
     # Without the Node object (e.g. no RBAC to list nodes), status.hostIP is still the node's IP.
     node_ip = (node.internal_ip if node else "") or pod.host_ip

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from kdiag.cluster.client import Cluster
 from kdiag.cluster.detection import detect_datapath
@@ -18,24 +19,22 @@ from kdiag.cluster.inventory import readable_nodes
 from kdiag.cluster.permissions import check_permissions
 from kdiag.cluster.workloads import Deletions
 from kdiag.errors import UsageError
-from kdiag.model.capture import NodeCapture
-from kdiag.model.capture_hops import with_captures
 from kdiag.model.datapath import Datapath, Relation, relation_of
-from kdiag.model.findings import context_for
-from kdiag.model.hops import attach
 from kdiag.model.objects import NodeInfo
-from kdiag.model.observations import parse_observations
 from kdiag.model.path import ExpectedPath, expected
 from kdiag.model.plan import ProbePlan, plan_probes, with_waypoints
 from kdiag.model.service_trace import ServicePlan, agent_extras, service_trace
-from kdiag.model.trace import Durations, ProbeDetails, TraceResult
-from kdiag.model.verdict import judge
 from kdiag.trace.ends import Ends, resolve_destination, resolve_source
-from kdiag.trace.observe import observer_specs, observing
 from kdiag.trace.policy import PolicyStep, choose_mode, read_for_trace
+from kdiag.trace.prefetch import prefetch
 from kdiag.trace.probing import ProbeRun, run_probe
 from kdiag.trace.request import TraceRequest
 from kdiag.trace.service_ends import resolve_service, service_probes
+
+if TYPE_CHECKING:
+    # Imported in `judged`, and by `prefetch` while the probe runs (kdiag.trace.prefetch says why).
+    from kdiag.model.capture import NodeCapture
+    from kdiag.model.trace import TraceResult
 
 Say = Callable[[str], None]
 WITHOUT_NODES = "the expected path lacks node addresses and podCIDRs"
@@ -83,8 +82,11 @@ def trace(cluster: Cluster, request: TraceRequest, *, say: Say, warn: Say,
     relation, path = expected_path(ends, datapath=datapath, nodes=nodes)
     plan = with_waypoints(plan, path)
     captures: tuple[NodeCapture, ...] = ()
+    loading = prefetch()
     observing_began = time.monotonic()
     with contextlib.ExitStack() as stack:
+        if request.observe:  # the observers' manifests and captures are imported only for --observe
+            from kdiag.trace.observe import observer_specs, observing
         watching = stack.enter_context(observing(cluster, observer_specs(
             path, src=src, nodes=nodes, protocol=plan.protocol, port=plan.port, mode=request.mode,
             namespace=request.observer_namespace, image=request.image, timeout=request.timeout),
@@ -98,6 +100,7 @@ def trace(cluster: Cluster, request: TraceRequest, *, say: Say, warn: Say,
             collecting = time.monotonic()
             captures = watching.collect()
             observers_seconds += time.monotonic() - collecting
+    loading.join()  # so `judged` never imports a module the thread is still loading
     return judged(request, ends=ends, datapath=datapath, nodes=nodes, relation=relation, path=path, run=run,
                   plan=plan, started=started, warnings=tuple(warnings), policy=policy,
                   service=service.plan if service else None, captures=captures,
@@ -118,6 +121,13 @@ def judged(request: TraceRequest, *, ends: Ends, datapath: Datapath, nodes: Mapp
            service: ServicePlan | None = None, captures: tuple[NodeCapture, ...] = (),
            observers_seconds: float | None = None) -> TraceResult:
     """The model's part after probing, in one place: observations per hop, verdict, the result."""
+    from kdiag.model.capture_hops import with_captures
+    from kdiag.model.findings import context_for
+    from kdiag.model.hops import attach
+    from kdiag.model.observations import parse_observations
+    from kdiag.model.trace import Durations, ProbeDetails, TraceResult
+    from kdiag.model.verdict import judge
+
     src, target = ends.source, ends.destination
     protocol, port = plan.protocol, plan.port
     observed = run.result
