@@ -99,84 +99,73 @@ def test_parsing_a_command_line_does_not_import_pydantic() -> None:
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
 
 
-def _modules_after(argv: list[str]) -> set[str]:
-    """The modules a fresh interpreter holds after running `kdiag ARGV` in-process."""
+
+def _modules_after(code: str, env: dict[str, str] | None = None) -> set[str]:
+    """The modules a fresh interpreter holds after running CODE (SystemExit from it is fine)."""
     import subprocess
     import sys
 
-    code = ("import sys\nfrom kdiag.cli.main import main\n"
-            f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
-            "print(' '.join(sorted(sys.modules)))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    program = "import sys\ntry:\n" + "".join(f"    {line}\n" for line in code.splitlines()) + (
+        "except SystemExit:\n    pass\nprint(' '.join(sorted(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60,
+                            env=env)
+    assert result.returncode == 0, result.stderr
     return set(result.stdout.strip().splitlines()[-1].split())
+
+
+def _kdiag(argv: list[str]) -> str:
+    return f"from kdiag.cli.main import main\nmain({argv!r})"
 
 
 def test_help_does_not_pay_for_the_cluster_client_or_package_metadata() -> None:
     """`kdiag --help` lists every command (plugins too) without importing the cluster client, or
-    importlib.metadata and the email parser it pulls in: together ~90 ms of a 150 ms budget."""
-    loaded = _modules_after(["--help"])
+    importlib.metadata and the email package it pulls in (~30 ms of its 150 ms budget)."""
+    loaded = _modules_after(_kdiag(["--help"]))
     assert "kdiag.cli.main" in loaded
     heavy = sorted(m for m in loaded if m.startswith(("kdiag.cluster", "importlib.metadata", "email")))
     assert heavy == [], heavy
 
 
 def test_unknown_command_still_finds_plugins_without_package_metadata() -> None:
-    loaded = _modules_after(["lab", "--help"])
+    loaded = _modules_after(_kdiag(["lab", "--help"]))
     assert "kdiag_lab.cli" in loaded
     assert not any(m.startswith(("importlib.metadata", "email")) for m in loaded)
 
 
 def test_trace_leaves_the_after_probe_modules_to_the_prefetch_thread() -> None:
     """What only `judged` and the views need is imported while the probe runs (kdiag.trace.prefetch),
-    not before the trace starts: importing it up front is ~0.1 s of wall time outside the Time line."""
-    import subprocess
-    import sys
-
+    not before the trace's first request, where it lengthens the start-up outside the Time line."""
     from kdiag.trace.prefetch import AFTER_PROBE
 
     later = [*AFTER_PROBE, "kdiag.trace.observe", "kdiag.cluster.observers"]  # those two: --observe only
-    code = ("import sys; import kdiag.cli.trace, kdiag.trace.run; "
-            f"print(sorted(m for m in {later!r} if m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
+    loaded = _modules_after("import kdiag.cli.trace, kdiag.trace.run")
+    assert sorted(m for m in later if m in loaded) == []
 
 
 def test_prefetch_loads_the_after_probe_modules() -> None:
-    import subprocess
-    import sys
+    from kdiag.trace.prefetch import AFTER_PROBE
 
-    code = ("import sys; from kdiag.trace.prefetch import AFTER_PROBE, prefetch; prefetch().join(60); "
-            "print(sorted(m for m in AFTER_PROBE if m not in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
+    loaded = _modules_after("from kdiag.trace.prefetch import prefetch\nprefetch().join(60)")
+    assert sorted(m for m in AFTER_PROBE if m not in loaded) == []
 
 
 def test_completing_names_does_not_build_the_model(tmp_path: Path) -> None:
     """A Tab press needs names only: not the parser and model classes that `kdiag pods` builds."""
     import os
-    import subprocess
-    import sys
 
     config = tmp_path / "config"
     config.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
         "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9', insecure-skip-tls-verify: true}}]\n"
         "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n")
-    code = ("import sys\nfrom kdiag.cli.main import main\ntry:\n    main([])\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in sys.modules if m.startswith(('kdiag.model', 'kdiag.cluster.parse', "
-            "'kdiag.cluster.library_auth', 'tempfile'))))")
     for words in ("kdiag trace hello", "kdiag trace a svc/", "kdiag pods -n kube"):
         env = {**os.environ, "KUBECONFIG": str(config), "_KDIAG_COMPLETE": "complete_bash",
                "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - 1)}
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                                env=env)
-        assert result.stdout.strip().splitlines()[-1] == "[]", (words, result.stdout, result.stderr)
+        loaded = _modules_after(_kdiag([]), env=env)
+        heavy = sorted(m for m in loaded if m.startswith(
+            ("kdiag.model", "kdiag.cluster.parse", "kdiag.cluster.library_auth", "tempfile")))
+        assert heavy == [], (words, heavy)
 
 
 def test_the_wide_pod_view_does_not_load_the_pair_rules() -> None:
-    import subprocess
-    import sys
-
-    code = "import sys, kdiag.render.rows; print('kdiag.model.pairs' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert result.stdout.strip() == "False", result.stdout + result.stderr
+    assert "kdiag.model.pairs" not in _modules_after("import kdiag.render.rows")
