@@ -47,6 +47,16 @@ class Daemon:
     def running(self) -> bool:
         return is_ours(self.pid, self.marker)
 
+    def exited(self) -> str:
+        """"NAME exited during start-up", with its log's last line: temp labs (the tests') are
+        removed on failure, so CI's output is the only place the reason survives."""
+        try:
+            lines = Path(self.log).read_text(errors="replace").strip().splitlines() if self.log else []
+        except OSError:
+            lines = []
+        ending = f" (its log ends: {lines[-1][-300:]})" if lines else ""
+        return f"{self.name} exited during start-up{ending}"
+
     def restarted(self) -> Daemon:
         """Start the recorded command again (same flags, ports and data): the new Daemon."""
         pid = spawn(self.argv, Path(self.log))

@@ -204,7 +204,7 @@ def wait_healthy(paths: LabPaths, daemons: list[Daemon], timeout: float = READY_
         for daemon in list(pending):
             result = health(daemon, paths.ca_cert)
             if result.detail == "GONE":
-                raise LabError(f"{daemon.name} exited during start-up", hint=f"see {daemon.log}")
+                raise LabError(daemon.exited(), hint=f"see {daemon.log}")
             if result.ok:
                 pending.remove(daemon)
         if pending and time.monotonic() > deadline:
@@ -228,7 +228,7 @@ def wait_ready(paths: LabPaths, daemons: list[Daemon]) -> None:
     while time.monotonic() < deadline:
         for daemon in daemons:
             if not daemon.running():
-                raise LabError(f"{daemon.name} exited during start-up")
+                raise LabError(daemon.exited())
         try:
             if api.request_raw("GET", "/readyz", what="check /readyz", timeout=2) == b"ok":
                 return

@@ -172,7 +172,7 @@ def wait_synced(net: LabNetwork, daemons: list[Daemon], timeout: float = SYNC_TI
     while pending:
         for node, daemon in list(pending.items()):
             if not daemon.running():
-                raise LabError(f"kube-proxy on {node} exited during start-up", hint=f"see {daemon.log}")
+                raise LabError(daemon.exited(), hint=f"see {daemon.log}")
             if healthy(net, node):
                 del pending[node]
         if pending and time.monotonic() > deadline:
